@@ -400,7 +400,7 @@ typedef struct nc2_msg {
  * checked separately (nc2/frag.h). Pointers in \p m refer into \p buf.
  * PAD is accepted with any size >= 8 and its body is not examined.
  *
- * \return NC2_OK, NC2_ERR_INVALID_ARG (NULL, or len < 8), or a peer error:
+ * \return NC2_OK, NC2_ERR_INVALID_ARG (NULL, or len < NC2_HDR_SIZE), or a peer error:
  *  NC2_ERR_PEER_MSG_SIZE, NC2_ERR_PEER_MSG_TYPE, NC2_ERR_PEER_RESERVED,
  *  NC2_ERR_PEER_BAD_VALUE, NC2_ERR_PEER_PACKET_SIZE, NC2_ERR_PEER_BAD_FRAG.
  */

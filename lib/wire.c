@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Message codec. Decoding reads only the caller's private copy, at named
+ * offsets, and rejects anything the message itself shows to be malformed;
+ * limits negotiated on a channel are frag.c's business.
+ */
+#include <string.h>
+
+#include <nc2/frag.h>
+#include <nc2/wire.h>
+
+#include "le.h"
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+/* Exact size of a fixed-size type; 0 for variable-size or unknown types. */
+static uint32_t fixed_size(uint8_t type)
+{
+	switch (type) {
+	case NC2_MSG_SET_MAX_PACKETS:
+	case NC2_MSG_FINISH_PACKET:
+	case NC2_MSG_SET_MAX_FRAGMENTS_PER_PACKET:
+	case NC2_MSG_BYPASS_FRONTEND_READY:
+	case NC2_MSG_BYPASS_READY:
+	case NC2_MSG_BYPASS_DISABLE:
+	case NC2_MSG_BYPASS_DISABLED:
+	case NC2_MSG_BYPASS_DETACH:
+	case NC2_MSG_BYPASS_DETACHED:
+	case NC2_MSG_SET_GRANT_CACHE:
+	case NC2_MSG_UNGRANT:
+	case NC2_MSG_UNGRANT_ACK:
+		return NC2_U32_MSG_SIZE;
+	case NC2_MSG_SET_OFFLOAD:
+		return NC2_SET_OFFLOAD_SIZE;
+	case NC2_MSG_CREATE_RX_QUEUE:
+		return NC2_CREATE_RX_QUEUE_SIZE;
+	case NC2_MSG_SUGGEST_BYPASS:
+		return NC2_SUGGEST_BYPASS_SIZE;
+	case NC2_MSG_HELLO:
+		return NC2_HELLO_SIZE;
+	case NC2_MSG_MCAST:
+		return NC2_MCAST_SIZE;
+	default:
+		return 0;
+	}
+}
+
+static int known_type(uint8_t type)
+{
+	return fixed_size(type) != 0 || type == NC2_MSG_PACKET || type == NC2_MSG_POST_BUFFERS ||
+	       type == NC2_MSG_RETURN_BUFFERS || type == NC2_MSG_BYPASS_FRONTEND ||
+	       type == NC2_MSG_BYPASS_BACKEND || type == NC2_MSG_PAD;
+}
+
+static int decode_packet(struct nc2_msg_packet *p, const uint8_t *b, uint32_t size)
+{
+	if (size < NC2_PACKET_FIXED_SIZE)
+		return NC2_ERR_PEER_MSG_SIZE;
+	p->id = nc2_get_le32(b + NC2_PACKET_OFF_ID);
+	p->type = b[NC2_PACKET_OFF_TYPE];
+	p->flags = b[NC2_PACKET_OFF_FLAGS];
+	p->seg_type = b[NC2_PACKET_OFF_SEG_TYPE];
+	p->prefix_size = nc2_get_le16(b + NC2_PACKET_OFF_PREFIX_SIZE);
+	p->mss = nc2_get_le16(b + NC2_PACKET_OFF_MSS);
+	p->csum_start = nc2_get_le16(b + NC2_PACKET_OFF_CSUM_START);
+	p->csum_offset = nc2_get_le16(b + NC2_PACKET_OFF_CSUM_OFFSET);
+	if (b[NC2_PACKET_OFF_RSVD8] != 0 || nc2_get_le32(b + NC2_PACKET_OFF_RSVD32) != 0)
+		return NC2_ERR_PEER_RESERVED;
+	if (p->prefix_size > NC2_MAX_INLINE_BYTES)
+		return NC2_ERR_PEER_PACKET_SIZE;
+
+	/* The fragment count is implied by the size; the prefix must fit. */
+	uint32_t body = size - NC2_PACKET_FIXED_SIZE;
+	uint32_t prefix_room = nc2_round8(p->prefix_size);
+	if (prefix_room > body)
+		return NC2_ERR_PEER_MSG_SIZE;
+	uint32_t nr = (body - prefix_room) / NC2_FRAG_SIZE;
+	p->nr_frags = (uint16_t)nr;
+	p->frags = b + NC2_PACKET_OFF_FRAGS;
+	p->prefix = p->frags + nr * NC2_FRAG_SIZE;
+	if (!all_zero(p->prefix + p->prefix_size, prefix_room - p->prefix_size))
+		return NC2_ERR_PEER_RESERVED;
+	for (uint32_t i = 0; i < nr; i++) {
+		uint16_t of = nc2_get_le16(p->frags + i * NC2_FRAG_SIZE + NC2_FRAG_OFF_OFFSET);
+		if (of & NC2_FRAG_RSVD_MASK)
+			return NC2_ERR_PEER_RESERVED;
+	}
+	return NC2_OK;
+}
+
+static int check_post_entry(const uint8_t *e)
+{
+	uint16_t off = nc2_get_le16(e + NC2_POST_ENTRY_OFF_OFFSET);
+	uint16_t len = nc2_get_le16(e + NC2_POST_ENTRY_OFF_LENGTH);
+
+	if (len == 0 || !nc2_range_ok(off, len, NC2_PAGE_SIZE))
+		return NC2_ERR_PEER_BAD_FRAG;
+	if ((nc2_get_le16(e + NC2_POST_ENTRY_OFF_FLAGS) & ~NC2_POST_FLAGS_KNOWN) ||
+	    nc2_get_le16(e + NC2_POST_ENTRY_OFF_RSVD) != 0)
+		return NC2_ERR_PEER_RESERVED;
+	return NC2_OK;
+}
+
+static int decode_post(struct nc2_msg_post *p, const uint8_t *b, uint32_t size)
+{
+	p->queue = b[NC2_POST_OFF_QUEUE];
+	p->count = nc2_get_le16(b + NC2_POST_OFF_COUNT);
+	p->entries = b + NC2_POST_OFF_ENTRIES;
+	if (b[NC2_POST_OFF_RSVD] != 0)
+		return NC2_ERR_PEER_RESERVED;
+	if (p->count == 0)
+		return NC2_ERR_PEER_BAD_VALUE;
+	if (size != NC2_POST_OFF_ENTRIES + (uint32_t)p->count * NC2_POST_ENTRY_SIZE)
+		return NC2_ERR_PEER_MSG_SIZE;
+	for (uint32_t i = 0; i < p->count; i++) {
+		int rc = check_post_entry(p->entries + i * NC2_POST_ENTRY_SIZE);
+		if (rc != NC2_OK)
+			return rc;
+	}
+	return NC2_OK;
+}
+
+static int decode_return(struct nc2_msg_return *r, const uint8_t *b, uint32_t size)
+{
+	r->count = nc2_get_le16(b + NC2_RETURN_OFF_COUNT);
+	r->ids = b + NC2_RETURN_OFF_IDS;
+	if (nc2_get_le16(b + NC2_RETURN_OFF_RSVD) != 0)
+		return NC2_ERR_PEER_RESERVED;
+	if (r->count == 0)
+		return NC2_ERR_PEER_BAD_VALUE;
+	uint32_t used = NC2_RETURN_OFF_IDS + 4u * r->count;
+	if (size != nc2_round8(used))
+		return NC2_ERR_PEER_MSG_SIZE;
+	if (!all_zero(b + used, size - used))
+		return NC2_ERR_PEER_RESERVED;
+	return NC2_OK;
+}
+
+static int decode_bypass(struct nc2_msg_bypass *y, uint8_t type, const uint8_t *b, uint32_t size)
+{
+	if (size < NC2_BYPASS_OFF_GREFS)
+		return NC2_ERR_PEER_MSG_SIZE;
+	y->port = nc2_get_le32(b + NC2_BYPASS_OFF_PORT);
+	y->ring_domid = nc2_get_le16(b + NC2_BYPASS_OFF_RING_DOMID);
+	y->peer_domid = nc2_get_le16(b + NC2_BYPASS_OFF_PEER_DOMID);
+	y->handle = nc2_get_le32(b + NC2_BYPASS_OFF_HANDLE);
+	memcpy(y->remote_mac, b + NC2_BYPASS_OFF_MAC, 6);
+	y->peer_trusted = b[NC2_BYPASS_OFF_TRUSTED];
+	y->ring_pages = b[NC2_BYPASS_OFF_PAGES];
+	y->control_gref = nc2_get_le32(b + NC2_BYPASS_OFF_CONTROL_GREF);
+	y->grefs = b + NC2_BYPASS_OFF_GREFS;
+	if (y->ring_pages == 0 || y->ring_pages > NC2_BYPASS_MAX_RING_PAGES || y->peer_trusted > 1)
+		return NC2_ERR_PEER_BAD_VALUE;
+	if (size != NC2_BYPASS_OFF_GREFS + 8u * y->ring_pages)
+		return NC2_ERR_PEER_MSG_SIZE;
+	if ((type == NC2_MSG_BYPASS_FRONTEND && y->port != 0) ||
+	    nc2_get_le32(b + NC2_BYPASS_OFF_PAD) != 0)
+		return NC2_ERR_PEER_RESERVED;
+	return NC2_OK;
+}
+
+static int decode_fixed(nc2_msg *m, const uint8_t *b)
+{
+	switch (m->type) {
+	case NC2_MSG_SET_OFFLOAD:
+		m->u.offload.csum = b[NC2_SET_OFFLOAD_OFF_CSUM];
+		m->u.offload.tso4 = b[NC2_SET_OFFLOAD_OFF_TSO4];
+		m->u.offload.tso6 = b[NC2_SET_OFFLOAD_OFF_TSO6];
+		m->u.offload.lro = b[NC2_SET_OFFLOAD_OFF_LRO];
+		if ((m->u.offload.csum | m->u.offload.tso4 | m->u.offload.tso6 | m->u.offload.lro) >
+		    1)
+			return NC2_ERR_PEER_BAD_VALUE;
+		return NC2_OK;
+	case NC2_MSG_CREATE_RX_QUEUE: {
+		struct nc2_msg_rxq *q = &m->u.rxq;
+		q->queue = b[NC2_RXQ_OFF_QUEUE];
+		q->flags = b[NC2_RXQ_OFF_FLAGS];
+		q->vlan = nc2_get_le16(b + NC2_RXQ_OFF_VLAN);
+		q->buf_size = nc2_get_le32(b + NC2_RXQ_OFF_BUF_SIZE);
+		memcpy(q->mac, b + NC2_RXQ_OFF_MAC, 6);
+		if ((q->flags & ~NC2_RXQ_FLAGS_KNOWN) || nc2_get_le16(b + NC2_RXQ_OFF_RSVD16) ||
+		    nc2_get_le32(b + NC2_RXQ_OFF_RSVD32))
+			return NC2_ERR_PEER_RESERVED;
+		/* Steering keys are unicast: group traffic goes to the default queue. */
+		if (q->vlan > NC2_VLAN_MAX || q->buf_size < NC2_MIN_RX_BUF_SIZE ||
+		    q->buf_size > NC2_PAGE_SIZE || (q->mac[0] & 1))
+			return NC2_ERR_PEER_BAD_VALUE;
+		return NC2_OK;
+	}
+	case NC2_MSG_SUGGEST_BYPASS:
+		memcpy(m->u.suggest_mac, b + NC2_SUGGEST_OFF_MAC, 6);
+		if (nc2_get_le16(b + NC2_SUGGEST_OFF_PAD1) ||
+		    nc2_get_le32(b + NC2_SUGGEST_OFF_PAD2))
+			return NC2_ERR_PEER_RESERVED;
+		return NC2_OK;
+	case NC2_MSG_HELLO: {
+		struct nc2_msg_hello *h = &m->u.hello;
+		h->version_min = nc2_get_le16(b + NC2_HELLO_OFF_VERSION_MIN);
+		h->version_max = nc2_get_le16(b + NC2_HELLO_OFF_VERSION_MAX);
+		/* Unknown feature bits are a newer peer's offer, not an error. */
+		h->features = nc2_get_le32(b + NC2_HELLO_OFF_FEATURES) & NC2_FEATURE_ALL;
+		h->max_rx_queues = nc2_get_le16(b + NC2_HELLO_OFF_MAX_RX_QUEUES);
+		if (nc2_get_le16(b + NC2_HELLO_OFF_RSVD))
+			return NC2_ERR_PEER_RESERVED;
+		if (h->version_min == 0 || h->version_min > h->version_max ||
+		    h->max_rx_queues == 0 || h->max_rx_queues > NC2_MAX_RX_QUEUES)
+			return NC2_ERR_PEER_BAD_VALUE;
+		return NC2_OK;
+	}
+	case NC2_MSG_MCAST:
+		memcpy(m->u.mcast.mac, b + NC2_MCAST_OFF_MAC, 6);
+		m->u.mcast.op = b[NC2_MCAST_OFF_OP];
+		if (b[NC2_MCAST_OFF_RSVD8] || nc2_get_le32(b + NC2_MCAST_OFF_RSVD32))
+			return NC2_ERR_PEER_RESERVED;
+		if (!(m->u.mcast.mac[0] & 1) ||
+		    (m->u.mcast.op != NC2_MCAST_OP_ADD && m->u.mcast.op != NC2_MCAST_OP_DEL))
+			return NC2_ERR_PEER_BAD_VALUE;
+		return NC2_OK;
+	default: /* the single-u32 messages */
+		m->u.value = nc2_get_le32(b + NC2_U32_MSG_OFF_VALUE);
+		if (m->type == NC2_MSG_SET_MAX_FRAGMENTS_PER_PACKET &&
+		    (m->u.value == 0 || m->u.value > NC2_MAX_FRAGS_LIMIT))
+			return NC2_ERR_PEER_BAD_VALUE;
+		if (m->type == NC2_MSG_BYPASS_READY && m->u.value != 0)
+			return NC2_ERR_PEER_RESERVED;
+		return NC2_OK;
+	}
+}
+
+int nc2_msg_decode(nc2_msg *m, const uint8_t *buf, size_t len)
+{
+	if (m == NULL || buf == NULL || len < NC2_HDR_SIZE)
+		return NC2_ERR_INVALID_ARG;
+	m->type = buf[NC2_HDR_OFF_TYPE];
+	m->flags = buf[NC2_HDR_OFF_FLAGS];
+	m->size = nc2_get_le16(buf + NC2_HDR_OFF_SIZE);
+	if (m->size < NC2_MSG_MIN_SIZE || (m->size % NC2_MSG_ALIGN) != 0 || m->size > len)
+		return NC2_ERR_PEER_MSG_SIZE;
+	if (!known_type(m->type))
+		return NC2_ERR_PEER_MSG_TYPE;
+	if (m->flags != 0)
+		return NC2_ERR_PEER_RESERVED;
+
+	uint32_t want = fixed_size(m->type);
+	if (want != 0) {
+		if (m->size != want)
+			return NC2_ERR_PEER_MSG_SIZE;
+		return decode_fixed(m, buf);
+	}
+	switch (m->type) {
+	case NC2_MSG_PACKET:
+		return decode_packet(&m->u.packet, buf, m->size);
+	case NC2_MSG_POST_BUFFERS:
+		return decode_post(&m->u.post, buf, m->size);
+	case NC2_MSG_RETURN_BUFFERS:
+		return decode_return(&m->u.ret, buf, m->size);
+	case NC2_MSG_BYPASS_FRONTEND:
+	case NC2_MSG_BYPASS_BACKEND:
+		return decode_bypass(&m->u.bypass, m->type, buf, m->size);
+	default: /* PAD: the body is filler and is never read */
+		return NC2_OK;
+	}
+}
+
+/* Every encoder finishes by decoding its own output, so the library cannot
+ * emit a message that a conforming receiver (itself included) rejects. */
+static int self_check(uint8_t *buf, uint32_t size)
+{
+	nc2_msg chk;
+
+	return nc2_msg_decode(&chk, buf, size) == NC2_OK ? (int)size : NC2_ERR_INVALID_ARG;
+}
+
+static void put_hdr(uint8_t *buf, uint8_t type, uint32_t size)
+{
+	buf[NC2_HDR_OFF_TYPE] = type;
+	buf[NC2_HDR_OFF_FLAGS] = 0;
+	nc2_put_le16(buf + NC2_HDR_OFF_SIZE, (uint16_t)size);
+}
+
+int nc2_msg_encode(const nc2_msg *m, uint8_t *buf, size_t cap)
+{
+	if (m == NULL || buf == NULL)
+		return NC2_ERR_INVALID_ARG;
+	uint32_t size = fixed_size(m->type);
+	if (m->type == NC2_MSG_PAD) {
+		if (m->size < NC2_MSG_MIN_SIZE || m->size % NC2_MSG_ALIGN)
+			return NC2_ERR_INVALID_ARG;
+		size = m->size;
+	}
+	if (size == 0 || m->flags != 0)
+		return NC2_ERR_INVALID_ARG;
+	if (cap < size)
+		return NC2_ERR_NOSPACE;
+
+	memset(buf, 0, size);
+	put_hdr(buf, m->type, size);
+	switch (m->type) {
+	case NC2_MSG_PAD:
+		return (int)size;
+	case NC2_MSG_SET_OFFLOAD:
+		buf[NC2_SET_OFFLOAD_OFF_CSUM] = m->u.offload.csum;
+		buf[NC2_SET_OFFLOAD_OFF_TSO4] = m->u.offload.tso4;
+		buf[NC2_SET_OFFLOAD_OFF_TSO6] = m->u.offload.tso6;
+		buf[NC2_SET_OFFLOAD_OFF_LRO] = m->u.offload.lro;
+		break;
+	case NC2_MSG_CREATE_RX_QUEUE:
+		buf[NC2_RXQ_OFF_QUEUE] = m->u.rxq.queue;
+		buf[NC2_RXQ_OFF_FLAGS] = m->u.rxq.flags;
+		nc2_put_le16(buf + NC2_RXQ_OFF_VLAN, m->u.rxq.vlan);
+		nc2_put_le32(buf + NC2_RXQ_OFF_BUF_SIZE, m->u.rxq.buf_size);
+		memcpy(buf + NC2_RXQ_OFF_MAC, m->u.rxq.mac, 6);
+		break;
+	case NC2_MSG_SUGGEST_BYPASS:
+		memcpy(buf + NC2_SUGGEST_OFF_MAC, m->u.suggest_mac, 6);
+		break;
+	case NC2_MSG_HELLO:
+		if (m->u.hello.features & ~NC2_FEATURE_ALL)
+			return NC2_ERR_INVALID_ARG;
+		nc2_put_le16(buf + NC2_HELLO_OFF_VERSION_MIN, m->u.hello.version_min);
+		nc2_put_le16(buf + NC2_HELLO_OFF_VERSION_MAX, m->u.hello.version_max);
+		nc2_put_le32(buf + NC2_HELLO_OFF_FEATURES, m->u.hello.features);
+		nc2_put_le16(buf + NC2_HELLO_OFF_MAX_RX_QUEUES, m->u.hello.max_rx_queues);
+		break;
+	case NC2_MSG_MCAST:
+		memcpy(buf + NC2_MCAST_OFF_MAC, m->u.mcast.mac, 6);
+		buf[NC2_MCAST_OFF_OP] = m->u.mcast.op;
+		break;
+	default:
+		nc2_put_le32(buf + NC2_U32_MSG_OFF_VALUE, m->u.value);
+		break;
+	}
+	return self_check(buf, size);
+}
+
+uint32_t nc2_packet_msg_size(uint32_t nr_frags, uint32_t prefix_size)
+{
+	if (prefix_size > NC2_MAX_INLINE_BYTES ||
+	    nr_frags > (NC2_MSG_MAX_SIZE - NC2_PACKET_FIXED_SIZE) / NC2_FRAG_SIZE)
+		return 0;
+	uint32_t size = NC2_PACKET_FIXED_SIZE + nr_frags * NC2_FRAG_SIZE + nc2_round8(prefix_size);
+	return size <= NC2_MSG_MAX_SIZE ? size : 0;
+}
+
+/* Hot path: PACKET is checked field by field instead of by self_check. */
+int nc2_packet_encode(uint8_t *buf, size_t cap, const struct nc2_msg_packet *p,
+		      const nc2_frag *frags, const uint8_t *prefix)
+{
+	if (buf == NULL || p == NULL || (p->nr_frags && frags == NULL) ||
+	    (p->prefix_size && prefix == NULL))
+		return NC2_ERR_INVALID_ARG;
+	uint32_t size = nc2_packet_msg_size(p->nr_frags, p->prefix_size);
+	if (size == 0)
+		return NC2_ERR_INVALID_ARG;
+	if (cap < size)
+		return NC2_ERR_NOSPACE;
+
+	put_hdr(buf, NC2_MSG_PACKET, size);
+	nc2_put_le32(buf + NC2_PACKET_OFF_ID, p->id);
+	buf[NC2_PACKET_OFF_TYPE] = p->type;
+	buf[NC2_PACKET_OFF_FLAGS] = p->flags;
+	buf[NC2_PACKET_OFF_SEG_TYPE] = p->seg_type;
+	buf[NC2_PACKET_OFF_RSVD8] = 0;
+	nc2_put_le16(buf + NC2_PACKET_OFF_PREFIX_SIZE, p->prefix_size);
+	nc2_put_le16(buf + NC2_PACKET_OFF_MSS, p->mss);
+	nc2_put_le16(buf + NC2_PACKET_OFF_CSUM_START, p->csum_start);
+	nc2_put_le16(buf + NC2_PACKET_OFF_CSUM_OFFSET, p->csum_offset);
+	nc2_put_le32(buf + NC2_PACKET_OFF_RSVD32, 0);
+
+	uint8_t *f = buf + NC2_PACKET_OFF_FRAGS;
+	for (uint32_t i = 0; i < p->nr_frags; i++, f += NC2_FRAG_SIZE) {
+		/* The offset shares its octets with flag bits: keep it in range. */
+		if (frags[i].off > NC2_FRAG_OFFSET_MASK || (frags[i].flags & ~NC2_FRAG_STICKY))
+			return NC2_ERR_INVALID_ARG;
+		uint16_t of = frags[i].off;
+		if (frags[i].flags & NC2_FRAG_STICKY)
+			of |= NC2_FRAG_WIRE_STICKY;
+		nc2_put_le16(f + NC2_FRAG_OFF_SIZE, frags[i].size);
+		nc2_put_le16(f + NC2_FRAG_OFF_OFFSET, of);
+		nc2_put_le32(f + NC2_FRAG_OFF_REF, frags[i].ref);
+	}
+	uint32_t room = nc2_round8(p->prefix_size);
+	if (p->prefix_size)
+		memcpy(f, prefix, p->prefix_size);
+	memset(f + p->prefix_size, 0, room - p->prefix_size);
+	return (int)size;
+}
+
+void nc2_packet_frag(const nc2_msg *m, uint32_t i, nc2_frag *f)
+{
+	const uint8_t *w = m->u.packet.frags + (size_t)i * NC2_FRAG_SIZE;
+	uint16_t of = nc2_get_le16(w + NC2_FRAG_OFF_OFFSET);
+
+	f->size = nc2_get_le16(w + NC2_FRAG_OFF_SIZE);
+	f->off = (uint16_t)(of & NC2_FRAG_OFFSET_MASK);
+	f->flags = (of & NC2_FRAG_WIRE_STICKY) ? NC2_FRAG_STICKY : 0;
+	f->ref = nc2_get_le32(w + NC2_FRAG_OFF_REF);
+}
+
+int nc2_post_encode(uint8_t *buf, size_t cap, uint8_t queue, const nc2_post_buf *bufs, uint32_t n)
+{
+	if (buf == NULL || bufs == NULL || n == 0 || n > NC2_POST_MAX_COUNT)
+		return NC2_ERR_INVALID_ARG;
+	uint32_t size = NC2_POST_OFF_ENTRIES + n * NC2_POST_ENTRY_SIZE;
+	if (cap < size)
+		return NC2_ERR_NOSPACE;
+
+	put_hdr(buf, NC2_MSG_POST_BUFFERS, size);
+	buf[NC2_POST_OFF_QUEUE] = queue;
+	buf[NC2_POST_OFF_RSVD] = 0;
+	nc2_put_le16(buf + NC2_POST_OFF_COUNT, (uint16_t)n);
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *e = buf + NC2_POST_OFF_ENTRIES + i * NC2_POST_ENTRY_SIZE;
+		nc2_put_le32(e + NC2_POST_ENTRY_OFF_BUF_ID, bufs[i].buf_id);
+		nc2_put_le32(e + NC2_POST_ENTRY_OFF_GREF, bufs[i].gref);
+		nc2_put_le16(e + NC2_POST_ENTRY_OFF_OFFSET, bufs[i].offset);
+		nc2_put_le16(e + NC2_POST_ENTRY_OFF_LENGTH, bufs[i].length);
+		nc2_put_le16(e + NC2_POST_ENTRY_OFF_FLAGS, bufs[i].flags);
+		nc2_put_le16(e + NC2_POST_ENTRY_OFF_RSVD, 0);
+	}
+	return self_check(buf, size);
+}
+
+void nc2_post_entry(const nc2_msg *m, uint32_t i, nc2_post_buf *b)
+{
+	const uint8_t *e = m->u.post.entries + (size_t)i * NC2_POST_ENTRY_SIZE;
+
+	b->buf_id = nc2_get_le32(e + NC2_POST_ENTRY_OFF_BUF_ID);
+	b->gref = nc2_get_le32(e + NC2_POST_ENTRY_OFF_GREF);
+	b->offset = nc2_get_le16(e + NC2_POST_ENTRY_OFF_OFFSET);
+	b->length = nc2_get_le16(e + NC2_POST_ENTRY_OFF_LENGTH);
+	b->flags = nc2_get_le16(e + NC2_POST_ENTRY_OFF_FLAGS);
+}
+
+int nc2_return_encode(uint8_t *buf, size_t cap, const uint32_t *ids, uint32_t n)
+{
+	if (buf == NULL || ids == NULL || n == 0 || n > NC2_RETURN_MAX_COUNT)
+		return NC2_ERR_INVALID_ARG;
+	uint32_t used = NC2_RETURN_OFF_IDS + 4u * n;
+	uint32_t size = nc2_round8(used);
+	if (cap < size)
+		return NC2_ERR_NOSPACE;
+
+	put_hdr(buf, NC2_MSG_RETURN_BUFFERS, size);
+	nc2_put_le16(buf + NC2_RETURN_OFF_COUNT, (uint16_t)n);
+	nc2_put_le16(buf + NC2_RETURN_OFF_RSVD, 0);
+	for (uint32_t i = 0; i < n; i++)
+		nc2_put_le32(buf + NC2_RETURN_OFF_IDS + 4u * i, ids[i]);
+	memset(buf + used, 0, size - used);
+	return (int)size;
+}
+
+uint32_t nc2_return_id(const nc2_msg *m, uint32_t i)
+{
+	return nc2_get_le32(m->u.ret.ids + (size_t)i * 4u);
+}
+
+int nc2_bypass_encode(uint8_t *buf, size_t cap, uint8_t type, const struct nc2_msg_bypass *b,
+		      const uint32_t *prod, const uint32_t *cons)
+{
+	if (buf == NULL || b == NULL || prod == NULL || cons == NULL ||
+	    (type != NC2_MSG_BYPASS_FRONTEND && type != NC2_MSG_BYPASS_BACKEND) ||
+	    b->ring_pages == 0 || b->ring_pages > NC2_BYPASS_MAX_RING_PAGES)
+		return NC2_ERR_INVALID_ARG;
+	uint32_t size = NC2_BYPASS_OFF_GREFS + 8u * b->ring_pages;
+	if (cap < size)
+		return NC2_ERR_NOSPACE;
+
+	put_hdr(buf, type, size);
+	nc2_put_le32(buf + NC2_BYPASS_OFF_PORT, b->port);
+	nc2_put_le16(buf + NC2_BYPASS_OFF_RING_DOMID, b->ring_domid);
+	nc2_put_le16(buf + NC2_BYPASS_OFF_PEER_DOMID, b->peer_domid);
+	nc2_put_le32(buf + NC2_BYPASS_OFF_HANDLE, b->handle);
+	memcpy(buf + NC2_BYPASS_OFF_MAC, b->remote_mac, 6);
+	buf[NC2_BYPASS_OFF_TRUSTED] = b->peer_trusted;
+	buf[NC2_BYPASS_OFF_PAGES] = b->ring_pages;
+	nc2_put_le32(buf + NC2_BYPASS_OFF_CONTROL_GREF, b->control_gref);
+	nc2_put_le32(buf + NC2_BYPASS_OFF_PAD, 0);
+	for (uint32_t i = 0; i < b->ring_pages; i++) {
+		nc2_put_le32(buf + NC2_BYPASS_OFF_GREFS + 4u * i, prod[i]);
+		nc2_put_le32(buf + NC2_BYPASS_OFF_GREFS + 4u * (b->ring_pages + i), cons[i]);
+	}
+	return self_check(buf, size);
+}
+
+uint32_t nc2_bypass_gref(const nc2_msg *m, int cons, uint32_t i)
+{
+	uint32_t idx = cons ? m->u.bypass.ring_pages + i : i;
+
+	return nc2_get_le32(m->u.bypass.grefs + (size_t)idx * 4u);
+}
