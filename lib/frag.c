@@ -25,10 +25,10 @@ int nc2_frag_validate(const nc2_frag *f, uint8_t ptype, const nc2_limits *lim)
 	return NC2_OK;
 }
 
-static int validate_offloads(const struct nc2_msg_packet *p, const nc2_limits *lim, uint32_t total)
+int nc2_offload_validate(const struct nc2_msg_packet *p, uint32_t offloads, uint32_t total)
 {
 	if (p->flags & NC2_PACKET_FLAG_csum_blank) {
-		if (!(lim->offloads & NC2_OFFLOAD_CSUM))
+		if (!(offloads & NC2_OFFLOAD_CSUM))
 			return NC2_ERR_PEER_OFFLOAD;
 		/* The 16-bit checksum field must lie inside the packet. */
 		if (!nc2_range_ok(p->csum_start, 2, total) ||
@@ -42,11 +42,11 @@ static int validate_offloads(const struct nc2_msg_packet *p, const nc2_limits *l
 	case NC2_PACKET_SEGMENTATION_TYPE_none:
 		return p->mss == 0 ? NC2_OK : NC2_ERR_PEER_RESERVED;
 	case NC2_PACKET_SEGMENTATION_TYPE_tcpv4:
-		if (!(lim->offloads & (NC2_OFFLOAD_TSO4 | NC2_OFFLOAD_LRO)))
+		if (!(offloads & (NC2_OFFLOAD_TSO4 | NC2_OFFLOAD_LRO)))
 			return NC2_ERR_PEER_OFFLOAD;
 		break;
 	case NC2_PACKET_SEGMENTATION_TYPE_tcpv6:
-		if (!(lim->offloads & (NC2_OFFLOAD_TSO6 | NC2_OFFLOAD_LRO)))
+		if (!(offloads & (NC2_OFFLOAD_TSO6 | NC2_OFFLOAD_LRO)))
 			return NC2_ERR_PEER_OFFLOAD;
 		break;
 	default:
@@ -98,7 +98,7 @@ int nc2_packet_validate(const nc2_msg *m, const nc2_limits *lim, uint32_t *total
 	if (total < NC2_MIN_PACKET_BYTES || total > max)
 		return NC2_ERR_PEER_PACKET_SIZE;
 
-	int rc = validate_offloads(p, lim, total);
+	int rc = nc2_offload_validate(p, lim->offloads, total);
 	if (rc != NC2_OK)
 		return rc;
 	if (total_len)

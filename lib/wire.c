@@ -36,6 +36,7 @@ static uint32_t fixed_size(uint8_t type)
 	case NC2_MSG_SET_GRANT_CACHE:
 	case NC2_MSG_UNGRANT:
 	case NC2_MSG_UNGRANT_ACK:
+	case NC2_MSG_RECLAIM_BUFFERS:
 		return NC2_U32_MSG_SIZE;
 	case NC2_MSG_SET_OFFLOAD:
 		return NC2_SET_OFFLOAD_SIZE;
@@ -230,6 +231,9 @@ static int decode_fixed(nc2_msg *m, const uint8_t *b)
 			return NC2_ERR_PEER_BAD_VALUE;
 		if (m->type == NC2_MSG_BYPASS_READY && m->u.value != 0)
 			return NC2_ERR_PEER_RESERVED;
+		if (m->type == NC2_MSG_RECLAIM_BUFFERS && m->u.value >= NC2_MAX_RX_QUEUES &&
+		    m->u.value != NC2_RECLAIM_ALL)
+			return NC2_ERR_PEER_BAD_VALUE;
 		return NC2_OK;
 	}
 }

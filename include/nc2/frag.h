@@ -45,6 +45,16 @@ static inline int nc2_range_ok(uint32_t off, uint32_t len, uint32_t limit)
 NC2_API int nc2_frag_validate(const nc2_frag *f, uint8_t ptype, const nc2_limits *lim);
 
 /**
+ * Check the checksum and segmentation fields of \p p for a packet of \p total
+ * octets against the NC2_OFFLOAD_* bits the receiver enabled. Used on
+ * receive by nc2_packet_validate() and by senders on their own packets.
+ * \return NC2_OK, NC2_ERR_PEER_OFFLOAD, NC2_ERR_PEER_BAD_CSUM,
+ *  NC2_ERR_PEER_RESERVED or NC2_ERR_PEER_BAD_VALUE.
+ */
+NC2_API int nc2_offload_validate(const struct nc2_msg_packet *p, uint32_t offloads,
+				 uint32_t total);
+
+/**
  * Validate a decoded PACKET against \p lim: type accepted; fragment count
  * within the limit and consistent with the type; each fragment
  * (nc2_frag_validate); total length in [NC2_MIN_PACKET_BYTES,

@@ -39,7 +39,7 @@ extern "C" {
 #define NC2_RELOC_OFF_FILTER_MAC 18
 #define NC2_RELOC_OFF_NR_MACS    19
 #define NC2_RELOC_OFF_MACS       20
-#define NC2_RELOC_MAC_ENTRY 8u
+#define NC2_RELOC_MAC_ENTRY      8u
 /* Offsets within the unprivileged section, which follows the MAC list. */
 #define NC2_RELOC_U_OFF_PROMISC  0
 #define NC2_RELOC_U_OFF_RSVD8    1

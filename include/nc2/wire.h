@@ -56,10 +56,11 @@ extern "C" {
 #define NC2_MSG_UNGRANT                      20
 #define NC2_MSG_UNGRANT_ACK                  21
 #define NC2_MSG_MCAST                        22
+#define NC2_MSG_RECLAIM_BUFFERS              23
 #define NC2_MSG_PAD                          255
 
 /* ---- fixed sizes ------------------------------------------------------- */
-#define NC2_U32_MSG_SIZE         8 /* header + one u32 (types 1,3,5,11-16,19-21) */
+#define NC2_U32_MSG_SIZE         8 /* header + one u32 (types 1,3,5,11-16,19-21,23) */
 #define NC2_SET_OFFLOAD_SIZE     8
 #define NC2_CREATE_RX_QUEUE_SIZE 24
 #define NC2_SUGGEST_BYPASS_SIZE  16
@@ -290,6 +291,10 @@ extern "C" {
 #define NC2_MCAST_OFF_RSVD32 12
 #define NC2_MCAST_OP_ADD     1
 #define NC2_MCAST_OP_DEL     2
+
+/* RECLAIM_BUFFERS (23), frontend -> backend: u32 queue id, or ALL. The
+ * backend stops using the queue's posted buffers and returns them all. */
+#define NC2_RECLAIM_ALL 0xffffffffu
 
 /* ---- host structs ------------------------------------------------------ */
 

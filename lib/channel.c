@@ -1,0 +1,1736 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One NetChannel2 endpoint. Everything the peer sends is read through
+ * nc2_ring_next() (a private copy), decoded, validated against what this end
+ * negotiated and only then acted on. Replies that must not be lost (FINISH,
+ * UNGRANT_ACK, RETURN_BUFFERS, settings, buffer posts) are queued in fixed
+ * arrays and written by refill() as ring space allows, so a full ring delays
+ * them instead of dropping them; when a reply queue is full, the incoming
+ * message stays stashed and is handled on a later poll (backpressure).
+ */
+#include <string.h>
+
+#include <nc2/bufid.h>
+#include <nc2/channel.h>
+#include <nc2/gcache.h>
+#include <nc2/version.h>
+
+#define TX_MAX_GRANTS     17u /* pages a 64 KiB payload can touch */
+#define ACKQ_CAP          64u
+#define MCAST_CAP         64u
+#define SMALL_MAX_DEFAULT 128u
+#define HDR_COPY_DEFAULT  64u
+#define NONE              0xffffffffu
+#define POST_BATCH        64u
+
+/* Outcome of handling one incoming message. */
+#define H_DONE   0
+#define H_PACKET 1
+#define H_WAIT   2
+
+enum gpage_state { GP_FREE, GP_GRANTED, GP_UNGRANTING, GP_REVOKED };
+
+struct gpage { /* frontend: a page of grant_mem it granted */
+	uint8_t *addr;
+	uint32_t gref;
+	uint8_t state;
+	uint8_t sticky;
+};
+
+enum rxb_state { RXB_UNPOSTED, RXB_POSTED, RXB_RETURNED };
+
+struct rxb { /* frontend: one RX buffer */
+	uint8_t *addr;
+	uint32_t gpage;
+	uint32_t next; /* unposted FIFO link */
+	uint16_t off, len;
+	uint8_t queue, state;
+};
+
+struct fe_queue {
+	uint32_t head, tail; /* unposted FIFO */
+	uint8_t created;
+};
+
+struct posted { /* backend: one buffer the frontend posted */
+	uint32_t buf_id, gref, next;
+	uint16_t off, len, flags;
+};
+
+struct be_queue {
+	uint32_t head, tail, count;
+	uint32_t buf_size;
+	uint16_t vlan;
+	uint8_t mac[6];
+	uint8_t exists, flags;
+};
+
+struct tx_slot {
+	uint64_t cookie;
+	uint64_t deadline; /* backend receiver_copy: when to give up */
+	uint32_t nr_grefs;
+	uint32_t grefs[TX_MAX_GRANTS];
+	uint8_t deferred, expired;
+};
+
+struct nc2_channel {
+	nc2_channel_config cfg;
+	nc2_transport *t;
+	nc2_ring_prod tx;
+	nc2_ring_cons rx;
+	int state;
+	int err;
+
+	/* negotiated */
+	uint8_t got_hello, got_max_packets;
+	uint32_t features;
+	uint32_t nr_rxq;
+	uint32_t peer_max_packets, peer_max_frags, peer_offloads, peer_cache;
+	uint32_t my_offloads;  /* what we enabled in SET_OFFLOAD */
+	uint32_t cache_limit;  /* backend: advertised grant cache size */
+	uint32_t settings_due; /* bit per settings message not yet written */
+
+	/* incoming message snapshot (stashed while H_STALL) */
+	uint32_t stash_len;
+	uint8_t *msg;
+
+	/* TX in flight (ids handed to the peer) and completions */
+	nc2_bufid *txids;
+	struct tx_slot *slots;
+	uint64_t *cq;
+	uint32_t cq_cap, cq_head, cq_tail;
+
+	/* replies owed to the peer */
+	uint32_t *finq;
+	uint32_t finq_len;
+	uint32_t ackq[ACKQ_CAP];
+	uint32_t ackq_len;
+
+	/* frontend */
+	struct gpage *gpages;
+	uint32_t nr_gpages, nr_pool_pages, pool_slot, pool_per_page;
+	struct rxb *rxbs;
+	uint32_t nr_rxbs;
+	uint32_t *rx_slot_buf; /* rx bufid slot -> rxb index */
+	nc2_bufid *rxids;
+	struct fe_queue fq[NC2_CHANNEL_MAX_RXQ];
+	uint32_t queues_created, ungrants_due, reclaim_due;
+
+	/* backend */
+	struct posted *posted;
+	uint32_t posted_free, ret_head, ret_tail, posted_count;
+	struct be_queue bq[NC2_MAX_RX_QUEUES];
+	nc2_gcache *gcache;
+	uint8_t mcast[MCAST_CAP][6];
+	uint32_t nr_mcast;
+	uint8_t has_default;
+
+	uint64_t now; /* last nc2_channel_tick() */
+	nc2_channel_stats st;
+};
+
+#define SET_MAX_PACKETS_DUE (1u << 0)
+#define SET_MAX_FRAGS_DUE   (1u << 1)
+#define SET_OFFLOAD_DUE     (1u << 2)
+#define SET_CACHE_DUE       (1u << 3)
+
+/* ---- memory layout ---------------------------------------------------- */
+
+static size_t align8(size_t v)
+{
+	return (v + 7u) & ~(size_t)7u;
+}
+
+struct layout {
+	size_t chan, msg, txids, slots, cq, finq, gpages, rxbs, rx_slot_buf, rxids, posted, gcache,
+	    total;
+};
+
+static uint32_t total_rx_bufs(const nc2_channel_config *c)
+{
+	uint32_t n = 0;
+	for (uint32_t q = 0; q < c->nr_rxq; q++)
+		n += c->rxq[q].nr_bufs;
+	return n;
+}
+
+static uint32_t pool_slot_size(const nc2_channel_config *c)
+{
+	return (uint32_t)align8(c->hdr_copy);
+}
+
+static uint32_t rx_pages(const nc2_channel_config *c)
+{
+	uint32_t pages = 0;
+	for (uint32_t q = 0; q < c->nr_rxq; q++) {
+		uint32_t per = NC2_PAGE_SIZE / c->rxq[q].buf_size;
+		pages += (c->rxq[q].nr_bufs + per - 1) / per;
+	}
+	return pages;
+}
+
+static uint32_t pool_pages(const nc2_channel_config *c)
+{
+	uint32_t per = NC2_PAGE_SIZE / pool_slot_size(c);
+	return (c->tx_slots + per - 1) / per;
+}
+
+static int config_ok(const nc2_channel_config *c)
+{
+	if (c == NULL || c->struct_size < sizeof(*c))
+		return 0;
+	if (c->role != NC2_ROLE_FRONTEND && c->role != NC2_ROLE_BACKEND)
+		return 0;
+	if (c->max_frags == 0 || c->max_frags > NC2_MAX_FRAGS_LIMIT || c->tx_slots == 0 ||
+	    c->tx_slots > NC2_BUFID_MAX_CAPACITY || c->max_packets > NC2_BUFID_MAX_CAPACITY ||
+	    c->small_max > NC2_MAX_INLINE_BYTES || (c->features & ~NC2_FEATURE_ALL) ||
+	    (c->offloads & ~NC2_OFFLOAD_ALL))
+		return 0;
+	if (c->role == NC2_ROLE_FRONTEND) {
+		if (c->hdr_copy < 8 || c->hdr_copy > NC2_MAX_INLINE_BYTES || c->nr_rxq == 0 ||
+		    c->nr_rxq > NC2_CHANNEL_MAX_RXQ)
+			return 0;
+		uint32_t defaults = 0;
+		for (uint32_t q = 0; q < c->nr_rxq; q++) {
+			const nc2_rxq_config *r = &c->rxq[q];
+			if (r->buf_size < NC2_MIN_RX_BUF_SIZE || r->buf_size > NC2_PAGE_SIZE ||
+			    r->nr_bufs == 0 || r->nr_bufs > NC2_BUFID_MAX_CAPACITY ||
+			    r->vlan > NC2_VLAN_MAX || (r->mac[0] & 1))
+				return 0;
+			defaults += r->is_default ? 1u : 0u;
+		}
+		if (defaults > 1 || total_rx_bufs(c) > NC2_BUFID_MAX_CAPACITY)
+			return 0;
+	} else {
+		if (c->max_posted == 0 || c->max_posted > (1u << 20) ||
+		    c->gcache_entries > NC2_GCACHE_MAX_CAPACITY || c->max_rx_queues == 0 ||
+		    c->max_rx_queues > NC2_MAX_RX_QUEUES)
+			return 0;
+	}
+	return 1;
+}
+
+static size_t plan(const nc2_channel_config *c, struct layout *l)
+{
+	size_t off = 0;
+	memset(l, 0, sizeof(*l));
+	if (!config_ok(c))
+		return 0;
+#define TAKE(field, bytes)                   \
+	do {                                 \
+		l->field = off;              \
+		off = align8(off + (bytes)); \
+	} while (0)
+	TAKE(chan, sizeof(struct nc2_channel));
+	TAKE(msg, NC2_MSG_MAX_SIZE);
+	TAKE(txids, nc2_bufid_footprint(c->tx_slots));
+	TAKE(slots, sizeof(struct tx_slot) * c->tx_slots);
+	TAKE(cq, sizeof(uint64_t) * 2u * c->tx_slots);
+	TAKE(finq, sizeof(uint32_t) * (c->max_packets ? c->max_packets : 1u));
+	if (c->role == NC2_ROLE_FRONTEND) {
+		uint32_t nb = total_rx_bufs(c);
+		TAKE(gpages, sizeof(struct gpage) * (pool_pages(c) + rx_pages(c)));
+		TAKE(rxbs, sizeof(struct rxb) * nb);
+		TAKE(rx_slot_buf, sizeof(uint32_t) * nb);
+		TAKE(rxids, nc2_bufid_footprint(nb));
+	} else {
+		TAKE(posted, sizeof(struct posted) * c->max_posted);
+		if (c->gcache_entries)
+			TAKE(gcache, nc2_gcache_footprint(c->gcache_entries));
+	}
+#undef TAKE
+	l->total = off;
+	return off;
+}
+
+size_t nc2_channel_footprint(const nc2_channel_config *cfg)
+{
+	struct layout l;
+	return plan(cfg, &l);
+}
+
+size_t nc2_channel_grant_mem_size(const nc2_channel_config *cfg)
+{
+	if (!config_ok(cfg) || cfg->role != NC2_ROLE_FRONTEND)
+		return 0;
+	return (size_t)(pool_pages(cfg) + rx_pages(cfg)) * NC2_PAGE_SIZE;
+}
+
+void nc2_channel_config_default(nc2_channel_config *cfg, uint32_t role)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->struct_size = sizeof(*cfg);
+	cfg->role = role;
+	cfg->features = NC2_FEATURE_CSUM | NC2_FEATURE_TSO4 | NC2_FEATURE_TSO6 |
+			NC2_FEATURE_STICKY | NC2_FEATURE_MCAST | NC2_FEATURE_DEFERRED_COPY |
+			(role == NC2_ROLE_BACKEND ? 0u : NC2_FEATURE_LRO);
+	cfg->offloads = NC2_OFFLOAD_CSUM;
+	cfg->max_frags = 18;
+	cfg->max_packets = 256;
+	cfg->tx_slots = 256;
+	cfg->small_max = SMALL_MAX_DEFAULT;
+	cfg->hdr_copy = HDR_COPY_DEFAULT;
+	if (role == NC2_ROLE_FRONTEND) {
+		cfg->nr_rxq = 1;
+		cfg->rxq[0].buf_size = 2048;
+		cfg->rxq[0].nr_bufs = 256;
+		cfg->rxq[0].is_default = 1;
+	} else {
+		cfg->max_posted = 1024;
+		cfg->gcache_entries = 256;
+		cfg->max_rx_queues = NC2_CHANNEL_MAX_RXQ;
+		cfg->deferred_timeout = 0;
+	}
+}
+
+/* ---- state helpers ---------------------------------------------------- */
+
+static int fail(nc2_channel *ch, int err)
+{
+	if (ch->state != NC2_CH_FAILED) {
+		ch->state = NC2_CH_FAILED;
+		ch->err = err;
+	}
+	return ch->err;
+}
+
+static int is_fe(const nc2_channel *ch)
+{
+	return ch->cfg.role == NC2_ROLE_FRONTEND;
+}
+
+/* Write one fixed-size message; NC2_ERR_AGAIN when the ring is full. */
+static int put_msg(nc2_channel *ch, const nc2_msg *m, uint32_t size)
+{
+	uint8_t *slot;
+	uint8_t tmp[32];
+	int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+	if (rc < 0)
+		return rc;
+	/* Encode privately: the encoder re-reads its output to check it. */
+	rc = nc2_msg_encode(m, tmp, sizeof(tmp));
+	if (rc < 0)
+		return rc;
+	memcpy(slot, tmp, size);
+	nc2_ring_commit(&ch->tx);
+	ch->st.msgs_sent++;
+	return NC2_OK;
+}
+
+static int put_u32(nc2_channel *ch, uint8_t type, uint32_t v)
+{
+	nc2_msg m = {.type = type, .size = NC2_U32_MSG_SIZE};
+	m.u.value = v;
+	return put_msg(ch, &m, NC2_U32_MSG_SIZE);
+}
+
+static int complete(nc2_channel *ch, uint64_t cookie)
+{
+	ch->cq[ch->cq_tail % ch->cq_cap] = cookie;
+	ch->cq_tail++;
+	return NC2_OK;
+}
+
+static int cq_full(const nc2_channel *ch)
+{
+	return ch->cq_tail - ch->cq_head >= ch->cq_cap;
+}
+
+/* ---- init --------------------------------------------------------------- */
+
+static void carve_frontend(nc2_channel *ch)
+{
+	const nc2_channel_config *c = &ch->cfg;
+	uint8_t *mem = c->grant_mem;
+	uint32_t pg = 0;
+
+	ch->nr_pool_pages = pool_pages(c);
+	ch->pool_slot = pool_slot_size(c);
+	ch->pool_per_page = NC2_PAGE_SIZE / ch->pool_slot;
+	for (; pg < ch->nr_pool_pages; pg++) {
+		ch->gpages[pg].addr = mem + (size_t)pg * NC2_PAGE_SIZE;
+		ch->gpages[pg].sticky = 1;
+	}
+	uint32_t b = 0;
+	for (uint32_t q = 0; q < c->nr_rxq; q++) {
+		uint32_t per = NC2_PAGE_SIZE / c->rxq[q].buf_size;
+		ch->fq[q].head = ch->fq[q].tail = NONE;
+		for (uint32_t i = 0; i < c->rxq[q].nr_bufs; i++, b++) {
+			if (i % per == 0) {
+				ch->gpages[pg].addr = mem + (size_t)pg * NC2_PAGE_SIZE;
+				pg++;
+			}
+			struct rxb *r = &ch->rxbs[b];
+			r->gpage = pg - 1;
+			r->off = (uint16_t)((i % per) * c->rxq[q].buf_size);
+			r->len = (uint16_t)c->rxq[q].buf_size;
+			r->addr = ch->gpages[pg - 1].addr + r->off;
+			r->queue = (uint8_t)q;
+			r->state = RXB_UNPOSTED;
+			r->next = NONE;
+			if (ch->fq[q].tail == NONE)
+				ch->fq[q].head = b;
+			else
+				ch->rxbs[ch->fq[q].tail].next = b;
+			ch->fq[q].tail = b;
+		}
+	}
+	ch->nr_rxbs = b;
+	ch->nr_gpages = pg;
+}
+
+int nc2_channel_init(nc2_channel **out, void *mem, size_t len, const nc2_channel_config *cfg,
+		     nc2_transport *t, const nc2_ring_mem *rings)
+{
+	struct layout l;
+	if (out == NULL || mem == NULL || rings == NULL || ((uintptr_t)mem & 7u))
+		return NC2_ERR_INVALID_ARG;
+	*out = NULL;
+	if (cfg != NULL && cfg->struct_size < sizeof(*cfg))
+		return NC2_ERR_VERSION;
+	if (plan(cfg, &l) == 0)
+		return NC2_ERR_INVALID_ARG;
+	if (len < l.total)
+		return NC2_ERR_NOSPACE;
+	int rc = nc2_transport_check(t);
+	if (rc < 0)
+		return rc;
+	if (cfg->role == NC2_ROLE_FRONTEND &&
+	    (cfg->grant_mem == NULL || ((uintptr_t)cfg->grant_mem & (NC2_PAGE_SIZE - 1)) ||
+	     cfg->grant_mem_len < nc2_channel_grant_mem_size(cfg)))
+		return NC2_ERR_INVALID_ARG;
+
+	uint8_t *base = mem;
+	memset(base, 0, l.total);
+	nc2_channel *ch = (nc2_channel *)(void *)(base + l.chan);
+	ch->cfg = *cfg;
+	ch->cfg.struct_size = sizeof(*cfg);
+	ch->t = t;
+	ch->msg = base + l.msg;
+	ch->slots = (struct tx_slot *)(void *)(base + l.slots);
+	ch->cq = (uint64_t *)(void *)(base + l.cq);
+	ch->cq_cap = 2u * cfg->tx_slots;
+	ch->finq = (uint32_t *)(void *)(base + l.finq);
+	ch->peer_max_frags = 1; /* protocol default until SET_MAX_FRAGMENTS */
+	ch->cache_limit = cfg->gcache_entries;
+	rc = nc2_bufid_init(&ch->txids, base + l.txids, l.slots - l.txids, cfg->tx_slots);
+	if (rc < 0)
+		return rc;
+
+	int fe = cfg->role == NC2_ROLE_FRONTEND;
+	if (fe)
+		nc2_ring_ctrl_init(rings->ctrl);
+	/* The memory provider (frontend) produces on ring 0. */
+	rc = nc2_ring_prod_init(&ch->tx, rings->ctrl + (fe ? 0 : NC2_RING_CTRL_STRIDE),
+				rings->payload[fe ? 0 : 1], rings->order[fe ? 0 : 1]);
+	if (rc == NC2_OK)
+		rc = nc2_ring_cons_init(&ch->rx, rings->ctrl + (fe ? NC2_RING_CTRL_STRIDE : 0),
+					rings->payload[fe ? 1 : 0], rings->order[fe ? 1 : 0]);
+	if (rc < 0)
+		return nc2_is_peer_error(rc) ? NC2_ERR_PEER_SETUP : rc;
+
+	if (fe) {
+		ch->gpages = (struct gpage *)(void *)(base + l.gpages);
+		ch->rxbs = (struct rxb *)(void *)(base + l.rxbs);
+		ch->rx_slot_buf = (uint32_t *)(void *)(base + l.rx_slot_buf);
+		rc = nc2_bufid_init(&ch->rxids, base + l.rxids, l.total - l.rxids,
+				    total_rx_bufs(cfg));
+		if (rc < 0)
+			return rc;
+		carve_frontend(ch);
+	} else {
+		ch->posted = (struct posted *)(void *)(base + l.posted);
+		for (uint32_t i = 0; i < cfg->max_posted; i++)
+			ch->posted[i].next = i + 1 < cfg->max_posted ? i + 1 : NONE;
+		ch->posted_free = 0;
+		ch->ret_head = ch->ret_tail = NONE;
+		for (uint32_t q = 0; q < NC2_MAX_RX_QUEUES; q++)
+			ch->bq[q].head = ch->bq[q].tail = NONE;
+		if (cfg->gcache_entries) {
+			rc = nc2_gcache_init(&ch->gcache, base + l.gcache, l.total - l.gcache,
+					     cfg->gcache_entries, t);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	ch->state = NC2_CH_INIT;
+	*out = ch;
+	return NC2_OK;
+}
+
+/* ---- outgoing control (refill) ------------------------------------------ */
+
+static int hello(nc2_channel *ch)
+{
+	nc2_msg m = {.type = NC2_MSG_HELLO, .size = NC2_HELLO_SIZE};
+	m.u.hello.version_min = NC2_PROTO_VERSION_MIN;
+	m.u.hello.version_max = NC2_PROTO_VERSION;
+	m.u.hello.features = ch->cfg.features;
+	m.u.hello.max_rx_queues = (uint16_t)(is_fe(ch) ? ch->cfg.nr_rxq : ch->cfg.max_rx_queues);
+	return put_msg(ch, &m, NC2_HELLO_SIZE);
+}
+
+int nc2_channel_connect(nc2_channel *ch)
+{
+	if (ch == NULL)
+		return NC2_ERR_INVALID_ARG;
+	if (ch->state == NC2_CH_FAILED)
+		return ch->err;
+	if (ch->state != NC2_CH_INIT)
+		return NC2_ERR_STATE;
+	int rc = hello(ch);
+	if (rc < 0)
+		return rc == NC2_ERR_AGAIN ? rc : fail(ch, rc);
+	ch->state = NC2_CH_CONNECTING;
+	return NC2_OK;
+}
+
+static int send_settings(nc2_channel *ch)
+{
+	int rc = NC2_OK;
+	if (ch->settings_due & SET_MAX_PACKETS_DUE) {
+		if ((rc = put_u32(ch, NC2_MSG_SET_MAX_PACKETS, ch->cfg.max_packets)) < 0)
+			return rc;
+		ch->settings_due &= ~SET_MAX_PACKETS_DUE;
+	}
+	if (ch->settings_due & SET_MAX_FRAGS_DUE) {
+		if ((rc = put_u32(ch, NC2_MSG_SET_MAX_FRAGMENTS_PER_PACKET, ch->cfg.max_frags)) < 0)
+			return rc;
+		ch->settings_due &= ~SET_MAX_FRAGS_DUE;
+	}
+	if (ch->settings_due & SET_OFFLOAD_DUE) {
+		nc2_msg m = {.type = NC2_MSG_SET_OFFLOAD, .size = NC2_SET_OFFLOAD_SIZE};
+		m.u.offload.csum = (ch->my_offloads & NC2_OFFLOAD_CSUM) ? 1 : 0;
+		m.u.offload.tso4 = (ch->my_offloads & NC2_OFFLOAD_TSO4) ? 1 : 0;
+		m.u.offload.tso6 = (ch->my_offloads & NC2_OFFLOAD_TSO6) ? 1 : 0;
+		m.u.offload.lro = (ch->my_offloads & NC2_OFFLOAD_LRO) ? 1 : 0;
+		if ((rc = put_msg(ch, &m, NC2_SET_OFFLOAD_SIZE)) < 0)
+			return rc;
+		ch->settings_due &= ~SET_OFFLOAD_DUE;
+	}
+	if (ch->settings_due & SET_CACHE_DUE) {
+		uint32_t n = (ch->features & NC2_FEATURE_STICKY) ? ch->cache_limit : 0;
+		if ((rc = put_u32(ch, NC2_MSG_SET_GRANT_CACHE, n)) < 0)
+			return rc;
+		ch->settings_due &= ~SET_CACHE_DUE;
+	}
+	return NC2_OK;
+}
+
+/* Frontend: grant every page of grant_mem once (pool and RX buffers). */
+static int grant_pages(nc2_channel *ch)
+{
+	uint32_t sticky = (ch->features & NC2_FEATURE_STICKY) ? NC2_GNT_STICKY : 0;
+	for (uint32_t i = 0; i < ch->nr_gpages; i++) {
+		struct gpage *g = &ch->gpages[i];
+		if (g->state != GP_FREE)
+			continue;
+		/* Pool pages are read by the backend; RX pages are written by it. */
+		uint32_t fl = i < ch->nr_pool_pages ? NC2_GNT_READONLY | sticky : sticky;
+		int rc = nc2_tp_grant(ch->t, g->addr, fl, &g->gref);
+		if (rc < 0)
+			return rc;
+		g->state = GP_GRANTED;
+		g->sticky = sticky ? 1 : 0;
+	}
+	return NC2_OK;
+}
+
+static int create_queues(nc2_channel *ch)
+{
+	for (; ch->queues_created < ch->nr_rxq; ch->queues_created++) {
+		const nc2_rxq_config *r = &ch->cfg.rxq[ch->queues_created];
+		nc2_msg m = {.type = NC2_MSG_CREATE_RX_QUEUE, .size = NC2_CREATE_RX_QUEUE_SIZE};
+		m.u.rxq.queue = (uint8_t)ch->queues_created;
+		m.u.rxq.flags = r->is_default ? NC2_RXQ_FLAG_DEFAULT : 0;
+		m.u.rxq.vlan = r->vlan;
+		m.u.rxq.buf_size = r->buf_size;
+		memcpy(m.u.rxq.mac, r->mac, 6);
+		int rc = put_msg(ch, &m, NC2_CREATE_RX_QUEUE_SIZE);
+		if (rc < 0)
+			return rc;
+		ch->fq[ch->queues_created].created = 1;
+	}
+	return NC2_OK;
+}
+
+/* Frontend: post unposted buffers of each queue in batches. */
+static int post_buffers(nc2_channel *ch)
+{
+	nc2_post_buf pb[POST_BATCH];
+
+	for (uint32_t q = 0; q < ch->nr_rxq; q++) {
+		struct fe_queue *fq = &ch->fq[q];
+		while (fq->head != NONE) {
+			uint32_t space = (uint32_t)nc2_ring_space(&ch->tx);
+			uint32_t max = ch->tx.max_msg < space ? ch->tx.max_msg : space;
+			if (max < NC2_POST_OFF_ENTRIES + NC2_POST_ENTRY_SIZE)
+				return NC2_ERR_AGAIN;
+			uint32_t n = (max - NC2_POST_OFF_ENTRIES) / NC2_POST_ENTRY_SIZE, k = 0;
+			if (n > POST_BATCH)
+				n = POST_BATCH;
+			for (uint32_t b = fq->head; b != NONE && k < n; b = ch->rxbs[b].next, k++) {
+				struct rxb *r = &ch->rxbs[b];
+				pb[k].gref = ch->gpages[r->gpage].gref;
+				pb[k].offset = r->off;
+				pb[k].length = r->len;
+				pb[k].flags =
+				    ch->gpages[r->gpage].sticky ? NC2_POST_FLAG_STICKY : 0;
+			}
+			uint8_t *slot;
+			uint32_t size = NC2_POST_OFF_ENTRIES + k * NC2_POST_ENTRY_SIZE;
+			int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+			if (rc < 0)
+				return rc;
+			/* Ids are taken only once the message is sure to go out. */
+			uint32_t b = fq->head;
+			for (uint32_t i = 0; i < k; i++, b = ch->rxbs[b].next) {
+				if (nc2_bufid_alloc(ch->rxids, &pb[i].buf_id) < 0)
+					return NC2_ERR_STATE; /* one id per buffer: cannot run out
+							       */
+				ch->rx_slot_buf[nc2_bufid_index(pb[i].buf_id)] = b;
+				ch->rxbs[b].state = RXB_POSTED;
+			}
+			fq->head = b;
+			if (b == NONE)
+				fq->tail = NONE;
+			rc = nc2_post_encode(slot, size, (uint8_t)q, pb, k);
+			if (rc < 0)
+				return rc;
+			nc2_ring_commit(&ch->tx);
+			ch->st.msgs_sent++;
+			ch->st.buffers_posted += k;
+			ch->st.rx_buffers_posted += k;
+		}
+	}
+	return NC2_OK;
+}
+
+/* Backend: return buffers queued for return, in batches. */
+static int return_buffers(nc2_channel *ch)
+{
+	while (ch->ret_head != NONE) {
+		uint32_t space = (uint32_t)nc2_ring_space(&ch->tx);
+		uint32_t max = ch->tx.max_msg < space ? ch->tx.max_msg : space;
+		if (max < 16)
+			return NC2_ERR_AGAIN;
+		uint32_t n = (max - NC2_RETURN_OFF_IDS) / 4u, k = 0;
+		uint32_t ids[256];
+		if (n > 256)
+			n = 256;
+		while (ch->ret_head != NONE && k < n) {
+			uint32_t e = ch->ret_head;
+			ids[k++] = ch->posted[e].buf_id;
+			ch->ret_head = ch->posted[e].next;
+			ch->posted[e].next = ch->posted_free;
+			ch->posted_free = e;
+			ch->posted_count--;
+		}
+		if (ch->ret_head == NONE)
+			ch->ret_tail = NONE;
+		uint8_t *slot;
+		uint32_t size = (NC2_RETURN_OFF_IDS + 4u * k + 7u) & ~7u;
+		int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+		if (rc < 0)
+			return rc; /* cannot happen: space was checked */
+		rc = nc2_return_encode(slot, size, ids, k);
+		if (rc < 0)
+			return rc;
+		nc2_ring_commit(&ch->tx);
+		ch->st.msgs_sent++;
+		ch->st.buffers_returned += k;
+	}
+	return NC2_OK;
+}
+
+/* Frontend teardown: UNGRANT every sticky page, RECLAIM all buffers. */
+static int send_teardown(nc2_channel *ch)
+{
+	if (ch->reclaim_due) {
+		int rc = put_u32(ch, NC2_MSG_RECLAIM_BUFFERS, NC2_RECLAIM_ALL);
+		if (rc < 0)
+			return rc;
+		ch->reclaim_due = 0;
+	}
+	for (; ch->ungrants_due < ch->nr_gpages; ch->ungrants_due++) {
+		struct gpage *g = &ch->gpages[ch->ungrants_due];
+		if (g->state != GP_GRANTED || !g->sticky)
+			continue;
+		int rc = put_u32(ch, NC2_MSG_UNGRANT, g->gref);
+		if (rc < 0)
+			return rc;
+		g->state = GP_UNGRANTING;
+	}
+	return NC2_OK;
+}
+
+static int refill(nc2_channel *ch)
+{
+	int rc;
+	/* Completions first: they free the peer's resources. */
+	while (ch->finq_len) {
+		if ((rc = put_u32(ch, NC2_MSG_FINISH_PACKET, ch->finq[ch->finq_len - 1])) < 0)
+			return rc;
+		ch->finq_len--;
+		ch->st.finish_sent++;
+	}
+	while (ch->ackq_len) {
+		if ((rc = put_u32(ch, NC2_MSG_UNGRANT_ACK, ch->ackq[ch->ackq_len - 1])) < 0)
+			return rc;
+		ch->ackq_len--;
+	}
+	if (!ch->got_hello)
+		return NC2_OK;
+	if ((rc = send_settings(ch)) < 0)
+		return rc;
+	if (is_fe(ch)) {
+		if ((rc = create_queues(ch)) < 0)
+			return rc;
+		if (ch->state == NC2_CH_CLOSING)
+			return send_teardown(ch);
+		return post_buffers(ch);
+	}
+	return return_buffers(ch);
+}
+
+static int refill_soft(nc2_channel *ch)
+{
+	int rc = refill(ch);
+	return rc == NC2_ERR_AGAIN ? NC2_OK : rc;
+}
+
+static void maybe_closed(nc2_channel *ch);
+
+/* ---- incoming ------------------------------------------------------------ */
+
+static uint32_t offload_bits(const struct nc2_msg_offload *o)
+{
+	return (o->csum ? NC2_OFFLOAD_CSUM : 0u) | (o->tso4 ? NC2_OFFLOAD_TSO4 : 0u) |
+	       (o->tso6 ? NC2_OFFLOAD_TSO6 : 0u) | (o->lro ? NC2_OFFLOAD_LRO : 0u);
+}
+
+/* Offload bit -> the feature that must have been negotiated for it. */
+static uint32_t offloads_allowed(uint32_t features)
+{
+	return ((features & NC2_FEATURE_CSUM) ? NC2_OFFLOAD_CSUM : 0u) |
+	       ((features & NC2_FEATURE_TSO4) ? NC2_OFFLOAD_TSO4 : 0u) |
+	       ((features & NC2_FEATURE_TSO6) ? NC2_OFFLOAD_TSO6 : 0u) |
+	       ((features & NC2_FEATURE_LRO) ? NC2_OFFLOAD_LRO : 0u);
+}
+
+static int on_hello(nc2_channel *ch, const struct nc2_msg_hello *h)
+{
+	if (ch->got_hello)
+		return NC2_ERR_PEER_PROTO;
+	uint16_t v = h->version_max < NC2_PROTO_VERSION ? h->version_max : NC2_PROTO_VERSION;
+	uint16_t lo =
+	    h->version_min > NC2_PROTO_VERSION_MIN ? h->version_min : NC2_PROTO_VERSION_MIN;
+	if (v < lo)
+		return NC2_ERR_PEER_VERSION;
+	ch->got_hello = 1;
+	ch->features = ch->cfg.features & h->features;
+	uint32_t mine = is_fe(ch) ? ch->cfg.nr_rxq : ch->cfg.max_rx_queues;
+	ch->nr_rxq = h->max_rx_queues < mine ? h->max_rx_queues : mine;
+	ch->my_offloads = ch->cfg.offloads & offloads_allowed(ch->features);
+	if (!is_fe(ch))
+		ch->my_offloads &= ~NC2_OFFLOAD_LRO; /* LRO is the frontend's request */
+	ch->settings_due = SET_MAX_PACKETS_DUE | SET_MAX_FRAGS_DUE | SET_OFFLOAD_DUE |
+			   (is_fe(ch) ? 0u : SET_CACHE_DUE);
+	ch->state = NC2_CH_CONNECTED;
+	if (is_fe(ch))
+		return grant_pages(ch);
+	return NC2_OK;
+}
+
+/* What this end accepts in PACKETs from the peer. */
+static void rx_limits(const nc2_channel *ch, nc2_limits *l)
+{
+	l->max_frags = ch->cfg.max_frags;
+	l->max_packet_bytes = NC2_MAX_PACKET_BYTES;
+	l->offloads = ch->my_offloads;
+	l->features = ch->features;
+	if (is_fe(ch))
+		l->packet_types = 1u << NC2_PACKET_TYPE_pre_posted | 1u << NC2_PACKET_TYPE_small |
+				  ((ch->features & NC2_FEATURE_DEFERRED_COPY)
+				       ? 1u << NC2_PACKET_TYPE_receiver_copy
+				       : 0u);
+	else
+		l->packet_types = 1u << NC2_PACKET_TYPE_receiver_copy |
+				  1u << NC2_PACKET_TYPE_receiver_map | 1u << NC2_PACKET_TYPE_small;
+}
+
+static void rx_meta(nc2_rxbuf *rb, const struct nc2_msg_packet *p, uint32_t len)
+{
+	rb->len = len;
+	rb->flags = p->flags;
+	rb->csum_start = p->csum_start;
+	rb->csum_offset = p->csum_offset;
+	rb->seg_type = p->seg_type;
+	rb->mss = p->mss;
+	rb->queue = 0;
+}
+
+/* Copy granted fragments (and a sticky header through the cache). */
+static int pull_granted(nc2_channel *ch, const nc2_msg *m, uint8_t *dst)
+{
+	const struct nc2_msg_packet *p = &m->u.packet;
+	nc2_copy_op ops[NC2_MAX_FRAGS_LIMIT];
+	uint32_t nops = 0, at = p->prefix_size;
+	int bad = 0;
+
+	memcpy(dst, p->prefix, p->prefix_size);
+	for (uint32_t i = 0; i < p->nr_frags; i++) {
+		nc2_frag f;
+		nc2_packet_frag(m, i, &f);
+		if ((f.flags & NC2_FRAG_STICKY) && ch->gcache) {
+			void *page;
+			if (nc2_gcache_get(ch->gcache, f.ref, NC2_GNT_READONLY, &page) < 0) {
+				bad = 1;
+			} else {
+				memcpy(dst + at, (uint8_t *)page + f.off, f.size);
+				if (nc2_gcache_put(ch->gcache, f.ref) == 1 &&
+				    ch->ackq_len < ACKQ_CAP)
+					ch->ackq[ch->ackq_len++] = f.ref;
+			}
+		} else {
+			nc2_copy_op *o = &ops[nops++];
+			o->src.local = NULL;
+			o->src.gref = f.ref;
+			o->src.offset = f.off;
+			o->dst.local = dst + at;
+			o->dst.gref = 0;
+			o->dst.offset = 0;
+			o->len = f.size;
+		}
+		at += f.size;
+	}
+	if (nops) {
+		ch->st.copy_ops++;
+		ch->st.copy_segs += nops;
+		if (nc2_tp_copy(ch->t, ops, nops) < 0)
+			bad = 1;
+	}
+	return bad ? NC2_ERR_TRANSPORT : NC2_OK;
+}
+
+/* Frontend: a pre_posted packet names our buffers; consume and repost them. */
+static int pull_posted(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb, uint32_t total)
+{
+	const struct nc2_msg_packet *p = &m->u.packet;
+	uint32_t at = p->prefix_size;
+	int fits = total <= rb->cap;
+
+	if (fits)
+		memcpy(rb->buf, p->prefix, p->prefix_size);
+	for (uint32_t i = 0; i < p->nr_frags; i++) {
+		nc2_frag f;
+		uint32_t slot;
+		nc2_packet_frag(m, i, &f);
+		int rc = nc2_bufid_lookup(ch->rxids, f.ref, &slot);
+		if (rc < 0)
+			return rc;
+		struct rxb *r = &ch->rxbs[ch->rx_slot_buf[slot]];
+		/* Only the owner knows the buffer's length. */
+		if (!nc2_range_ok(f.off, f.size, r->len))
+			return NC2_ERR_PEER_BAD_FRAG;
+		if (fits)
+			memcpy(rb->buf + at, r->addr + f.off, f.size);
+		at += f.size;
+		nc2_bufid_free(ch->rxids, f.ref);
+		ch->st.rx_buffers_posted--;
+		rb->queue = r->queue;
+		/* Back on the queue's unposted list; refill() posts it again. */
+		uint32_t b = ch->rx_slot_buf[slot];
+		struct fe_queue *fq = &ch->fq[r->queue];
+		r->state = RXB_UNPOSTED;
+		r->next = NONE;
+		if (fq->tail == NONE)
+			fq->head = b;
+		else
+			ch->rxbs[fq->tail].next = b;
+		fq->tail = b;
+	}
+	return fits ? NC2_OK : NC2_ERR_NOSPACE;
+}
+
+static int on_packet(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
+{
+	const struct nc2_msg_packet *p = &m->u.packet;
+	nc2_limits lim;
+	uint32_t total;
+
+	rx_limits(ch, &lim);
+	int rc = nc2_packet_validate(m, &lim, &total);
+	if (rc < 0)
+		return rc;
+	int finish =
+	    p->type == NC2_PACKET_TYPE_receiver_copy || p->type == NC2_PACKET_TYPE_receiver_map;
+	if (finish && ch->finq_len >= ch->cfg.max_packets)
+		return NC2_ERR_PEER_LIMIT; /* more in flight than SET_MAX_PACKETS allowed */
+
+	rx_meta(rb, p, total);
+	if (p->type == NC2_PACKET_TYPE_pre_posted) {
+		rc = pull_posted(ch, m, rb, total);
+		if (rc == NC2_ERR_NOSPACE) {
+			ch->st.drop_too_big++;
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		ch->st.rx_pre_posted++;
+	} else if (total > rb->cap) {
+		ch->st.drop_too_big++;
+		rc = 0;
+		goto out;
+	} else if (p->type == NC2_PACKET_TYPE_small) {
+		memcpy(rb->buf, p->prefix, p->prefix_size);
+		ch->st.rx_small++;
+	} else {
+		if (pull_granted(ch, m, rb->buf) < 0) {
+			/* Unusable grant: the packet is lost, counted, still FINISHed. */
+			if (p->type == NC2_PACKET_TYPE_receiver_copy && is_fe(ch))
+				ch->st.drop_deferred_expired++;
+			else
+				ch->st.drop_copy_failed++;
+			rc = 0;
+			goto out;
+		}
+		if (p->type == NC2_PACKET_TYPE_receiver_copy)
+			ch->st.rx_deferred++;
+		else
+			ch->st.rx_granted++;
+	}
+	ch->st.rx_packets++;
+	ch->st.rx_bytes += total;
+	rc = 1;
+out:
+	if (finish)
+		ch->finq[ch->finq_len++] = p->id;
+	return rc;
+}
+
+static int on_finish(nc2_channel *ch, uint32_t id)
+{
+	uint32_t slot;
+	int rc = nc2_bufid_lookup(ch->txids, id, &slot);
+	if (rc < 0)
+		return rc;
+	struct tx_slot *s = &ch->slots[slot];
+	for (uint32_t i = 0; i < s->nr_grefs; i++) {
+		rc = nc2_tp_revoke(ch->t, s->grefs[i]);
+		if (rc == NC2_ERR_AGAIN)
+			return NC2_ERR_PEER_GRANT; /* FINISHed but still mapped */
+		if (rc < 0)
+			return rc;
+	}
+	s->nr_grefs = 0;
+	nc2_bufid_free(ch->txids, id);
+	ch->st.finish_received++;
+	if (s->expired)
+		return NC2_OK; /* completed when it timed out */
+	return complete(ch, s->cookie);
+}
+
+static int on_post(nc2_channel *ch, const nc2_msg *m)
+{
+	const struct nc2_msg_post *p = &m->u.post;
+	if (p->queue >= NC2_MAX_RX_QUEUES || !ch->bq[p->queue].exists)
+		return NC2_ERR_PEER_BAD_VALUE;
+	struct be_queue *q = &ch->bq[p->queue];
+	if (ch->cfg.max_posted - ch->posted_count < p->count)
+		return NC2_ERR_PEER_LIMIT;
+	for (uint32_t i = 0; i < p->count; i++) {
+		nc2_post_buf b;
+		nc2_post_entry(m, i, &b);
+		if (b.length > q->buf_size)
+			return NC2_ERR_PEER_BAD_FRAG;
+		if ((b.flags & NC2_POST_FLAG_STICKY) && !(ch->features & NC2_FEATURE_STICKY))
+			return NC2_ERR_PEER_OFFLOAD;
+	}
+	for (uint32_t i = 0; i < p->count; i++) {
+		nc2_post_buf b;
+		nc2_post_entry(m, i, &b);
+		uint32_t e = ch->posted_free;
+		struct posted *pe = &ch->posted[e];
+		ch->posted_free = pe->next;
+		pe->buf_id = b.buf_id;
+		pe->gref = b.gref;
+		pe->off = b.offset;
+		pe->len = b.length;
+		pe->flags = b.flags;
+		pe->next = NONE;
+		if (q->tail == NONE)
+			q->head = e;
+		else
+			ch->posted[q->tail].next = e;
+		q->tail = e;
+		q->count++;
+		ch->posted_count++;
+	}
+	ch->st.buffers_posted += p->count;
+	return NC2_OK;
+}
+
+/* Backend: move every buffer of queue \p qi to the return list. */
+static void reclaim_queue(nc2_channel *ch, uint32_t qi)
+{
+	struct be_queue *q = &ch->bq[qi];
+	if (q->head != NONE) {
+		if (ch->ret_tail == NONE)
+			ch->ret_head = q->head;
+		else
+			ch->posted[ch->ret_tail].next = q->head;
+		ch->ret_tail = q->tail;
+	}
+	q->head = q->tail = NONE;
+	q->count = 0;
+}
+
+static int on_reclaim(nc2_channel *ch, uint32_t v)
+{
+	if (v == NC2_RECLAIM_ALL) {
+		for (uint32_t q = 0; q < NC2_MAX_RX_QUEUES; q++)
+			if (ch->bq[q].exists)
+				reclaim_queue(ch, q);
+		return NC2_OK;
+	}
+	if (!ch->bq[v].exists)
+		return NC2_ERR_PEER_BAD_VALUE;
+	reclaim_queue(ch, v);
+	return NC2_OK;
+}
+
+static int on_rxq(nc2_channel *ch, const struct nc2_msg_rxq *r)
+{
+	if (r->queue >= ch->nr_rxq || ch->bq[r->queue].exists ||
+	    ((r->flags & NC2_RXQ_FLAG_DEFAULT) && ch->has_default))
+		return NC2_ERR_PEER_BAD_VALUE;
+	struct be_queue *q = &ch->bq[r->queue];
+	q->exists = 1;
+	q->flags = r->flags;
+	q->vlan = r->vlan;
+	q->buf_size = r->buf_size;
+	memcpy(q->mac, r->mac, 6);
+	q->head = q->tail = NONE;
+	if (r->flags & NC2_RXQ_FLAG_DEFAULT)
+		ch->has_default = 1;
+	return NC2_OK;
+}
+
+static int on_returned(nc2_channel *ch, const nc2_msg *m)
+{
+	for (uint32_t i = 0; i < m->u.ret.count; i++) {
+		uint32_t id = nc2_return_id(m, i), slot;
+		int rc = nc2_bufid_lookup(ch->rxids, id, &slot);
+		if (rc < 0)
+			return rc;
+		struct rxb *r = &ch->rxbs[ch->rx_slot_buf[slot]];
+		nc2_bufid_free(ch->rxids, id);
+		ch->st.rx_buffers_posted--;
+		ch->st.buffers_returned++;
+		r->state = RXB_RETURNED;
+		if (ch->state != NC2_CH_CLOSING) {
+			/* The backend shed it; offer it again later. */
+			uint32_t b = ch->rx_slot_buf[slot];
+			struct fe_queue *fq = &ch->fq[r->queue];
+			r->state = RXB_UNPOSTED;
+			r->next = NONE;
+			if (fq->tail == NONE)
+				fq->head = b;
+			else
+				ch->rxbs[fq->tail].next = b;
+			fq->tail = b;
+		}
+	}
+	return NC2_OK;
+}
+
+static int on_ungrant_ack(nc2_channel *ch, uint32_t gref)
+{
+	for (uint32_t i = 0; i < ch->nr_gpages; i++) {
+		struct gpage *g = &ch->gpages[i];
+		if (g->state == GP_UNGRANTING && g->gref == gref) {
+			int rc = nc2_tp_revoke(ch->t, gref);
+			if (rc == NC2_ERR_AGAIN)
+				return NC2_ERR_PEER_GRANT; /* acked but still mapped */
+			if (rc < 0)
+				return rc;
+			g->state = GP_REVOKED;
+			ch->st.ungrants++;
+			return NC2_OK;
+		}
+	}
+	return NC2_ERR_PEER_BAD_ID;
+}
+
+static int on_mcast(nc2_channel *ch, const struct nc2_msg_mcast *mc)
+{
+	uint32_t i;
+	for (i = 0; i < ch->nr_mcast; i++)
+		if (memcmp(ch->mcast[i], mc->mac, 6) == 0)
+			break;
+	if (mc->op == NC2_MCAST_OP_ADD && i == ch->nr_mcast) {
+		if (ch->nr_mcast == MCAST_CAP)
+			return NC2_ERR_PEER_LIMIT;
+		memcpy(ch->mcast[ch->nr_mcast++], mc->mac, 6);
+	} else if (mc->op == NC2_MCAST_OP_DEL && i < ch->nr_mcast) {
+		memcpy(ch->mcast[i], ch->mcast[--ch->nr_mcast], 6);
+	}
+	return NC2_OK;
+}
+
+/* Handle one decoded message: H_DONE, H_PACKET (delivered into rb), H_WAIT
+ * (a reply queue is full: keep the message stashed) or a peer error. */
+
+static int handle(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
+{
+	int fe = is_fe(ch);
+
+	if (!ch->got_hello && m->type != NC2_MSG_HELLO)
+		return NC2_ERR_PEER_PROTO;
+	switch (m->type) {
+	case NC2_MSG_HELLO:
+		return on_hello(ch, &m->u.hello);
+	case NC2_MSG_PACKET:
+		return on_packet(ch, m, rb);
+	case NC2_MSG_FINISH_PACKET:
+		if (cq_full(ch))
+			return H_WAIT;
+		return on_finish(ch, m->u.value);
+	case NC2_MSG_SET_MAX_PACKETS:
+		if (ch->got_max_packets)
+			return NC2_ERR_PEER_PROTO;
+		ch->got_max_packets = 1;
+		ch->peer_max_packets = m->u.value;
+		return H_DONE;
+	case NC2_MSG_SET_MAX_FRAGMENTS_PER_PACKET:
+		ch->peer_max_frags = m->u.value;
+		return H_DONE;
+	case NC2_MSG_SET_OFFLOAD: {
+		uint32_t bits = offload_bits(&m->u.offload);
+		if (bits & ~offloads_allowed(ch->features))
+			return NC2_ERR_PEER_OFFLOAD;
+		if ((bits & NC2_OFFLOAD_LRO) && fe)
+			return NC2_ERR_PEER_PROTO; /* only a frontend asks for LRO */
+		ch->peer_offloads = bits;
+		return H_DONE;
+	}
+	case NC2_MSG_POST_BUFFERS:
+		return fe ? NC2_ERR_PEER_PROTO : on_post(ch, m);
+	case NC2_MSG_RETURN_BUFFERS:
+		return fe ? on_returned(ch, m) : NC2_ERR_PEER_PROTO;
+	case NC2_MSG_CREATE_RX_QUEUE:
+		return fe ? NC2_ERR_PEER_PROTO : on_rxq(ch, &m->u.rxq);
+	case NC2_MSG_RECLAIM_BUFFERS:
+		return fe ? NC2_ERR_PEER_PROTO : on_reclaim(ch, m->u.value);
+	case NC2_MSG_SET_GRANT_CACHE:
+		if (!fe)
+			return NC2_ERR_PEER_PROTO;
+		ch->peer_cache = m->u.value;
+		return H_DONE;
+	case NC2_MSG_UNGRANT: {
+		if (fe || !(ch->features & NC2_FEATURE_STICKY))
+			return NC2_ERR_PEER_PROTO;
+		if (ch->ackq_len >= ACKQ_CAP)
+			return H_WAIT;
+		int rc = ch->gcache ? nc2_gcache_ungrant(ch->gcache, m->u.value) : 1;
+		if (rc < 0)
+			return rc;
+		if (rc == 1)
+			ch->ackq[ch->ackq_len++] = m->u.value;
+		ch->st.ungrants++;
+		return H_DONE;
+	}
+	case NC2_MSG_UNGRANT_ACK:
+		return fe ? on_ungrant_ack(ch, m->u.value) : NC2_ERR_PEER_PROTO;
+	case NC2_MSG_MCAST:
+		if (fe || !(ch->features & NC2_FEATURE_MCAST))
+			return NC2_ERR_PEER_PROTO;
+		return on_mcast(ch, &m->u.mcast);
+	default:
+		/* BYPASS_* need the BYPASS feature, which v1 never offers. */
+		return NC2_ERR_PEER_PROTO;
+	}
+}
+
+static int check_usable(const nc2_channel *ch)
+{
+	if (ch->state == NC2_CH_FAILED)
+		return ch->err;
+	if (ch->state == NC2_CH_INIT)
+		return NC2_ERR_STATE;
+	return NC2_OK;
+}
+
+int nc2_channel_poll(nc2_channel *ch, nc2_rxbuf *pkts, uint32_t n)
+{
+	if (ch == NULL || (n && pkts == NULL))
+		return NC2_ERR_INVALID_ARG;
+	int rc = check_usable(ch);
+	if (rc < 0)
+		return rc;
+	uint32_t got = 0;
+	for (;;) {
+		if (ch->stash_len == 0) {
+			rc = nc2_ring_next(&ch->rx, ch->msg, NC2_MSG_MAX_SIZE);
+			if (rc == NC2_ERR_AGAIN)
+				break;
+			if (rc < 0)
+				return fail(ch, rc);
+			ch->stash_len = (uint32_t)rc;
+			ch->st.msgs_received++;
+		}
+		nc2_msg m;
+		rc = nc2_msg_decode(&m, ch->msg, ch->stash_len);
+		if (rc < 0)
+			return fail(ch, rc);
+		if (m.type == NC2_MSG_PACKET && got >= n)
+			break; /* no buffer left: the packet waits in the stash */
+		rc = handle(ch, &m, got < n ? &pkts[got] : NULL);
+		if (rc == H_WAIT) {
+			/* A reply queue is full: write replies out, then retry once. */
+			rc = refill_soft(ch);
+			if (rc == NC2_OK)
+				rc = handle(ch, &m, got < n ? &pkts[got] : NULL);
+			if (rc == H_WAIT)
+				break;
+		}
+		if (rc < 0)
+			return fail(ch, rc);
+		ch->stash_len = 0;
+		if (rc == H_PACKET)
+			got++;
+	}
+	rc = refill_soft(ch);
+	if (rc < 0)
+		return fail(ch, rc);
+	maybe_closed(ch);
+	return (int)got;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+/* Fill the fixed PACKET fields of \p pkt and check its offloads against
+ * what the peer enabled (the same rules the peer will apply). */
+static int tx_meta(const nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (pkt->flags & ~(uint32_t)(NC2_PACKET_FLAG_csum_blank | NC2_PACKET_FLAG_data_validated))
+		return NC2_ERR_INVALID_ARG;
+	if (pkt->len < NC2_MIN_PACKET_BYTES || pkt->len > NC2_MAX_PACKET_BYTES)
+		return NC2_ERR_LIMIT;
+	p->flags = (uint8_t)pkt->flags;
+	p->seg_type = pkt->seg_type;
+	p->mss = pkt->mss;
+	p->csum_start = pkt->csum_start;
+	p->csum_offset = pkt->csum_offset;
+	int rc = nc2_offload_validate(p, ch->peer_offloads, pkt->len);
+	if (rc == NC2_ERR_PEER_OFFLOAD)
+		return NC2_ERR_UNSUPPORTED;
+	return rc < 0 ? NC2_ERR_INVALID_ARG : NC2_OK;
+}
+
+/* Turn an open reservation into PAD so an aborted send leaves the ring valid. */
+static void abandon(nc2_channel *ch, uint8_t *slot, uint32_t size)
+{
+	nc2_msg pad = {.type = NC2_MSG_PAD, .size = (uint16_t)size};
+	nc2_msg_encode(&pad, slot, size);
+	nc2_ring_commit(&ch->tx);
+}
+
+static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p)
+{
+	uint8_t *slot;
+	p->type = NC2_PACKET_TYPE_small;
+	p->prefix_size = (uint16_t)pkt->len;
+	uint32_t size = nc2_packet_msg_size(0, pkt->len);
+	int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+	if (rc < 0)
+		return rc;
+	nc2_packet_encode(slot, size, p, NULL, pkt->data);
+	nc2_ring_commit(&ch->tx);
+	ch->st.tx_small++;
+	return NC2_OK;
+}
+
+/* Payload granted page by page, FINISHed by the peer. The frontend puts the
+ * header in its sticky pool (receiver_map); the backend defers the copy to
+ * the frontend (receiver_copy) with a deadline. */
+static int send_granted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p)
+{
+	nc2_frag frags[TX_MAX_GRANTS + 1];
+	uint32_t id, nf = 0;
+	int fe = is_fe(ch);
+	int use_pool = fe && (ch->features & NC2_FEATURE_STICKY) && ch->peer_max_frags >= 2;
+	uint32_t h = use_pool ? (pkt->len < ch->cfg.hdr_copy ? pkt->len : ch->cfg.hdr_copy) : 0;
+
+	uintptr_t a = (uintptr_t)(pkt->data + h), end = (uintptr_t)(pkt->data + pkt->len);
+	uint32_t chunks =
+	    end > a ? (uint32_t)(((end - 1) / NC2_PAGE_SIZE) - a / NC2_PAGE_SIZE) + 1 : 0;
+	if (chunks > TX_MAX_GRANTS || chunks + (use_pool ? 1u : 0u) > ch->peer_max_frags)
+		return NC2_ERR_LIMIT;
+	if (nc2_bufid_in_flight(ch->txids) >= ch->peer_max_packets)
+		return NC2_ERR_AGAIN;
+	uint8_t *slot;
+	uint32_t size = nc2_packet_msg_size(chunks + (use_pool ? 1u : 0u), 0);
+	int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+	if (rc < 0)
+		return rc;
+	rc = nc2_bufid_alloc(ch->txids, &id);
+	if (rc < 0) {
+		abandon(ch, slot, size);
+		return rc;
+	}
+	uint32_t idx = nc2_bufid_index(id);
+	struct tx_slot *s = &ch->slots[idx];
+	s->cookie = pkt->cookie;
+	s->nr_grefs = 0;
+	s->deferred = (uint8_t)!fe;
+	s->expired = 0;
+	s->deadline = ch->now + ch->cfg.deferred_timeout;
+	if (use_pool) {
+		uint32_t pg = idx / ch->pool_per_page,
+			 off = (idx % ch->pool_per_page) * ch->pool_slot;
+		memcpy(ch->gpages[pg].addr + off, pkt->data, h);
+		frags[nf++] = (nc2_frag){.ref = ch->gpages[pg].gref,
+					 .off = (uint16_t)off,
+					 .size = (uint16_t)h,
+					 .flags = NC2_FRAG_STICKY};
+	}
+	while (a < end) {
+		uintptr_t page = a & ~(uintptr_t)(NC2_PAGE_SIZE - 1);
+		uintptr_t stop = page + NC2_PAGE_SIZE < end ? page + NC2_PAGE_SIZE : end;
+		uint32_t gref;
+		rc = nc2_tp_grant(ch->t, (void *)page, NC2_GNT_READONLY, &gref);
+		if (rc < 0)
+			goto undo;
+		s->grefs[s->nr_grefs++] = gref;
+		frags[nf++] = (nc2_frag){
+		    .ref = gref, .off = (uint16_t)(a - page), .size = (uint16_t)(stop - a)};
+		a = stop;
+	}
+	p->type = fe ? NC2_PACKET_TYPE_receiver_map : NC2_PACKET_TYPE_receiver_copy;
+	p->id = id;
+	p->nr_frags = (uint16_t)nf;
+	nc2_packet_encode(slot, size, p, frags, NULL);
+	nc2_ring_commit(&ch->tx);
+	if (fe)
+		ch->st.tx_granted++;
+	else
+		ch->st.tx_deferred++;
+	return 1; /* completes on FINISH_PACKET */
+undo:
+	while (s->nr_grefs)
+		nc2_tp_revoke(ch->t, s->grefs[--s->nr_grefs]);
+	nc2_bufid_free(ch->txids, id);
+	abandon(ch, slot, size);
+	return rc;
+}
+
+static int mac_eq(const uint8_t *a, const uint8_t *b)
+{
+	return memcmp(a, b, 6) == 0;
+}
+
+/* Backend: the queue for a frame, by destination MAC and VLAN. Group and
+ * unmatched frames go to the default queue. Among matching queues, the
+ * smallest class that holds the frame in one buffer wins; failing that the
+ * largest class with buffers. */
+static int steer(const nc2_channel *ch, const uint8_t *frame, uint32_t len)
+{
+	uint16_t vid = 0;
+	int best = -1, big = -1, dflt = -1;
+
+	if (len >= 16 && frame[12] == 0x81 && frame[13] == 0x00)
+		vid = (uint16_t)(((frame[14] << 8) | frame[15]) & 0x0fff);
+	for (uint32_t q = 0; q < ch->nr_rxq; q++) {
+		const struct be_queue *bq = &ch->bq[q];
+		if (!bq->exists)
+			continue;
+		if (bq->flags & NC2_RXQ_FLAG_DEFAULT)
+			dflt = (int)q;
+		if ((frame[0] & 1) || !mac_eq(bq->mac, frame) || (bq->vlan && bq->vlan != vid) ||
+		    bq->count == 0)
+			continue;
+		if (bq->buf_size >= len && (best < 0 || bq->buf_size < ch->bq[best].buf_size))
+			best = (int)q;
+		if (big < 0 || bq->buf_size > ch->bq[big].buf_size)
+			big = (int)q;
+	}
+	return best >= 0 ? best : big >= 0 ? big : dflt;
+}
+
+static uint32_t pop_posted(nc2_channel *ch, struct be_queue *q)
+{
+	uint32_t e = q->head;
+	q->head = ch->posted[e].next;
+	if (q->head == NONE)
+		q->tail = NONE;
+	q->count--;
+	return e;
+}
+
+static void to_return_list(nc2_channel *ch, uint32_t e)
+{
+	ch->posted[e].next = NONE;
+	if (ch->ret_tail == NONE)
+		ch->ret_head = e;
+	else
+		ch->posted[ch->ret_tail].next = e;
+	ch->ret_tail = e;
+}
+
+/* Backend: fill posted buffers and send a pre_posted packet. */
+static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p)
+{
+	int qi = steer(ch, pkt->data, pkt->len);
+	if (qi < 0 || ch->bq[qi].count == 0) {
+		ch->st.drop_no_buffer++;
+		return 2;
+	}
+	struct be_queue *q = &ch->bq[qi];
+	uint32_t per = q->buf_size, n = (pkt->len + per - 1) / per;
+	if (n > q->count) {
+		ch->st.drop_no_buffer++;
+		return 2;
+	}
+	if (n > ch->peer_max_frags || n > NC2_MAX_FRAGS_LIMIT)
+		return NC2_ERR_LIMIT;
+	uint8_t *slot;
+	uint32_t size = nc2_packet_msg_size(n, 0);
+	int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+	if (rc < 0)
+		return rc;
+
+	nc2_frag frags[NC2_MAX_FRAGS_LIMIT];
+	nc2_copy_op ops[NC2_MAX_FRAGS_LIMIT];
+	uint32_t ents[NC2_MAX_FRAGS_LIMIT], nops = 0, at = 0;
+	int bad = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t e = ents[i] = pop_posted(ch, q);
+		const struct posted *pe = &ch->posted[e];
+		uint32_t len = pkt->len - at < pe->len ? pkt->len - at : pe->len;
+		frags[i] = (nc2_frag){.ref = pe->buf_id, .off = 0, .size = (uint16_t)len};
+		if ((pe->flags & NC2_POST_FLAG_STICKY) && ch->gcache) {
+			void *page;
+			if (nc2_gcache_get(ch->gcache, pe->gref, 0, &page) < 0) {
+				bad = 1;
+			} else {
+				memcpy((uint8_t *)page + pe->off, pkt->data + at, len);
+				if (nc2_gcache_put(ch->gcache, pe->gref) == 1 &&
+				    ch->ackq_len < ACKQ_CAP)
+					ch->ackq[ch->ackq_len++] = pe->gref;
+			}
+		} else {
+			nc2_copy_op *o = &ops[nops++];
+			o->src = (nc2_copy_end){.local = (void *)(uintptr_t)(pkt->data + at)};
+			o->dst = (nc2_copy_end){.gref = pe->gref, .offset = pe->off};
+			o->len = (uint16_t)len;
+		}
+		at += len;
+	}
+	if (nops) {
+		ch->st.copy_ops++;
+		ch->st.copy_segs += nops;
+		if (nc2_tp_copy(ch->t, ops, nops) < 0)
+			bad = 1;
+	}
+	if (bad) {
+		/* The frontend's grant is unusable: give the buffers back, count. */
+		for (uint32_t i = 0; i < n; i++)
+			to_return_list(ch, ents[i]);
+		ch->st.drop_copy_failed++;
+		abandon(ch, slot, size);
+		return 2;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		ch->posted[ents[i]].next = ch->posted_free;
+		ch->posted_free = ents[i];
+		ch->posted_count--;
+	}
+	p->type = NC2_PACKET_TYPE_pre_posted;
+	p->nr_frags = (uint16_t)n;
+	nc2_packet_encode(slot, size, p, frags, NULL);
+	nc2_ring_commit(&ch->tx);
+	ch->st.tx_pre_posted++;
+	return NC2_OK;
+}
+
+int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
+{
+	struct nc2_msg_packet p;
+
+	if (ch == NULL || pkt == NULL || pkt->data == NULL)
+		return NC2_ERR_INVALID_ARG;
+	int rc = check_usable(ch);
+	if (rc < 0)
+		return rc;
+	/* Until the peer's settings arrive there is nothing to send against. */
+	if (ch->state == NC2_CH_CONNECTING ||
+	    (ch->state == NC2_CH_CONNECTED && !ch->got_max_packets))
+		return NC2_ERR_AGAIN;
+	if (ch->state != NC2_CH_CONNECTED)
+		return NC2_ERR_STATE;
+	/* Settings and queue creation must precede our first packet. */
+	if ((rc = refill(ch)) < 0 && rc != NC2_ERR_AGAIN)
+		return fail(ch, rc);
+	if (ch->settings_due)
+		return NC2_ERR_AGAIN;
+	rc = tx_meta(ch, pkt, &p);
+	if (rc < 0)
+		return rc;
+	/* Room for this completion on top of every one already owed. */
+	if (ch->cq_tail - ch->cq_head + nc2_bufid_in_flight(ch->txids) >= ch->cq_cap)
+		return NC2_ERR_AGAIN;
+
+	int defer = !is_fe(ch) && (pkt->tx_flags & NC2_PKT_GRANTABLE) &&
+		    (ch->features & NC2_FEATURE_DEFERRED_COPY) && ch->cfg.deferred_timeout;
+	if (pkt->len <= ch->cfg.small_max)
+		rc = send_small(ch, pkt, &p);
+	else if (is_fe(ch) || defer)
+		rc = send_granted(ch, pkt, &p);
+	else
+		rc = send_posted(ch, pkt, &p);
+	if (rc < 0)
+		return rc == NC2_ERR_AGAIN || !nc2_is_peer_error(rc) ? rc : fail(ch, rc);
+	ch->st.msgs_sent++;
+	if (rc == 2)
+		return 1; /* dropped, counted */
+	ch->st.tx_packets++;
+	ch->st.tx_bytes += pkt->len;
+	if (rc == NC2_OK)
+		complete(ch, pkt->cookie);
+	return NC2_OK;
+}
+
+int nc2_channel_tx_done(nc2_channel *ch, uint64_t *cookies, uint32_t n)
+{
+	if (ch == NULL || (n && cookies == NULL))
+		return NC2_ERR_INVALID_ARG;
+	uint32_t k = 0;
+	while (k < n && ch->cq_head != ch->cq_tail) {
+		cookies[k++] = ch->cq[ch->cq_head % ch->cq_cap];
+		ch->cq_head++;
+	}
+	return (int)k;
+}
+
+int nc2_channel_flush(nc2_channel *ch)
+{
+	if (ch == NULL)
+		return NC2_ERR_INVALID_ARG;
+	if (ch->state == NC2_CH_FAILED)
+		return ch->err;
+	int rc = refill_soft(ch);
+	if (rc < 0)
+		return fail(ch, rc);
+	int a = nc2_ring_push(&ch->tx);
+	int b = nc2_ring_finish(&ch->rx);
+	if (a < 0 || b < 0)
+		return fail(ch, a < 0 ? a : b);
+	ch->st.flushes++;
+	if (a || b) {
+		ch->st.notify_needed++;
+		return 1;
+	}
+	ch->st.notify_suppressed++;
+	return 0;
+}
+
+int nc2_channel_prepare_wait(nc2_channel *ch)
+{
+	if (ch == NULL)
+		return NC2_ERR_INVALID_ARG;
+	if (ch->state == NC2_CH_FAILED)
+		return ch->err;
+	if (ch->stash_len)
+		return 1;
+	int rc = nc2_ring_final_check(&ch->rx);
+	return rc < 0 ? fail(ch, rc) : rc;
+}
+
+int nc2_channel_tick(nc2_channel *ch, uint64_t now)
+{
+	if (ch == NULL)
+		return NC2_ERR_INVALID_ARG;
+	if (ch->state == NC2_CH_FAILED)
+		return ch->err;
+	ch->now = now;
+	if (is_fe(ch))
+		return 0;
+	uint32_t pos = 0, id, n = 0;
+	while (nc2_bufid_next_in_flight(ch->txids, &pos, &id) == NC2_OK) {
+		struct tx_slot *s = &ch->slots[nc2_bufid_index(id)];
+		if (!s->deferred || s->expired || now < s->deadline)
+			continue;
+		/* Take the grants back so the sender's memory is free again. */
+		while (s->nr_grefs) {
+			int rc = nc2_tp_revoke(ch->t, s->grefs[s->nr_grefs - 1]);
+			if (rc == NC2_ERR_AGAIN)
+				return fail(ch, NC2_ERR_PEER_GRANT); /* mapped a copy-only grant */
+			if (rc < 0)
+				return rc;
+			s->nr_grefs--;
+		}
+		s->expired = 1;
+		complete(ch, s->cookie);
+		ch->st.drop_deferred_expired++;
+		n++;
+	}
+	return (int)n;
+}
+
+int nc2_channel_set_cache_size(nc2_channel *ch, uint32_t entries)
+{
+	if (ch == NULL || is_fe(ch))
+		return NC2_ERR_INVALID_ARG;
+	int rc = check_usable(ch);
+	if (rc < 0)
+		return rc;
+	if (entries > ch->cfg.gcache_entries)
+		entries = ch->cfg.gcache_entries;
+	if (ch->gcache) {
+		rc = nc2_gcache_set_limit(ch->gcache, entries);
+		if (rc < 0)
+			return rc;
+	}
+	ch->cache_limit = entries;
+	ch->settings_due |= SET_CACHE_DUE;
+	return refill_soft(ch);
+}
+
+/* ---- teardown ----------------------------------------------------------- */
+
+static int gpages_settled(const nc2_channel *ch)
+{
+	for (uint32_t i = 0; i < ch->nr_gpages; i++)
+		if (ch->gpages[i].state == GP_UNGRANTING)
+			return 0;
+	return 1;
+}
+
+/* CLOSING -> CLOSED once nothing is owed in either direction. */
+static void maybe_closed(nc2_channel *ch)
+{
+	if (ch->state != NC2_CH_CLOSING || nc2_bufid_in_flight(ch->txids) || ch->finq_len ||
+	    ch->ackq_len)
+		return;
+	if (is_fe(ch)) {
+		if (ch->reclaim_due || ch->ungrants_due < ch->nr_gpages ||
+		    nc2_bufid_in_flight(ch->rxids) || !gpages_settled(ch))
+			return;
+	} else if (ch->ret_head != NONE) {
+		return;
+	}
+	ch->state = NC2_CH_CLOSED;
+}
+
+int nc2_channel_shutdown(nc2_channel *ch)
+{
+	if (ch == NULL)
+		return NC2_ERR_INVALID_ARG;
+	int rc = check_usable(ch);
+	if (rc < 0)
+		return rc;
+	if (ch->state == NC2_CH_CLOSING || ch->state == NC2_CH_CLOSED)
+		return NC2_OK;
+	if (!ch->got_hello) {
+		ch->state = NC2_CH_CLOSED; /* nothing was ever shared */
+		return NC2_OK;
+	}
+	ch->state = NC2_CH_CLOSING;
+	if (is_fe(ch)) {
+		ch->reclaim_due = 1;
+		ch->ungrants_due = 0;
+	} else {
+		for (uint32_t q = 0; q < NC2_MAX_RX_QUEUES; q++)
+			if (ch->bq[q].exists)
+				reclaim_queue(ch, q);
+	}
+	rc = refill_soft(ch);
+	if (rc < 0)
+		return fail(ch, rc);
+	maybe_closed(ch);
+	return NC2_OK;
+}
+
+int nc2_channel_fini(nc2_channel *ch)
+{
+	int first = NC2_OK;
+	if (ch == NULL)
+		return NC2_ERR_INVALID_ARG;
+	/* Payload grants of packets never FINISHed. */
+	uint32_t pos = 0, id;
+	while (nc2_bufid_next_in_flight(ch->txids, &pos, &id) == NC2_OK) {
+		struct tx_slot *s = &ch->slots[nc2_bufid_index(id)];
+		while (s->nr_grefs) {
+			int rc = nc2_tp_revoke(ch->t, s->grefs[s->nr_grefs - 1]);
+			if (rc < 0) {
+				if (first == NC2_OK)
+					first = rc;
+				break;
+			}
+			s->nr_grefs--;
+		}
+	}
+	if (is_fe(ch)) {
+		for (uint32_t i = 0; i < ch->nr_gpages; i++) {
+			struct gpage *g = &ch->gpages[i];
+			if (g->state != GP_GRANTED && g->state != GP_UNGRANTING)
+				continue;
+			/* NC2_ERR_AGAIN: the peer still maps it; call fini again later. */
+			int rc = nc2_tp_revoke(ch->t, g->gref);
+			if (rc < 0) {
+				if (first == NC2_OK)
+					first = rc;
+				continue;
+			}
+			g->state = GP_REVOKED;
+		}
+	} else if (ch->gcache) {
+		int rc = nc2_gcache_flush(ch->gcache);
+		if (rc < 0 && first == NC2_OK)
+			first = rc;
+	}
+	return first;
+}
+
+enum nc2_channel_state nc2_channel_state(const nc2_channel *ch)
+{
+	return (enum nc2_channel_state)ch->state;
+}
+
+int nc2_channel_error(const nc2_channel *ch)
+{
+	return ch->state == NC2_CH_FAILED ? ch->err : NC2_OK;
+}
+
+void nc2_channel_get_stats(const nc2_channel *ch, nc2_channel_stats *s)
+{
+	*s = ch->st;
+	s->tx_in_flight = nc2_bufid_in_flight(ch->txids);
+	s->grants = ch->t->calls[NC2_TP_GRANT];
+	s->revokes = ch->t->calls[NC2_TP_REVOKE];
+	s->maps = ch->t->calls[NC2_TP_MAP];
+	s->unmaps = ch->t->calls[NC2_TP_UNMAP];
+	if (ch->gcache) {
+		nc2_gcache_stats g;
+		nc2_gcache_get_stats(ch->gcache, &g);
+		s->cache_hits = g.hits;
+		s->cache_misses = g.misses;
+		s->cache_evictions = g.evictions;
+	}
+}
+
+void nc2_channel_limits(const nc2_channel *ch, nc2_limits *rx, nc2_limits *tx)
+{
+	if (rx)
+		rx_limits(ch, rx);
+	if (tx) {
+		tx->max_frags = ch->peer_max_frags;
+		tx->max_packet_bytes = NC2_MAX_PACKET_BYTES;
+		tx->offloads = ch->peer_offloads;
+		tx->features = ch->features;
+		tx->packet_types = 0;
+	}
+}
