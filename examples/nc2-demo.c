@@ -35,7 +35,7 @@ struct side {
 	uint64_t notifies;
 };
 
-static void die(const char *what, int rc)
+static _Noreturn void die(const char *what, int rc)
 {
 	fprintf(stderr, "nc2-demo: %s: %s (%d)\n", what, nc2_strerror(rc), rc);
 	exit(1);
