@@ -16,16 +16,16 @@
 #include <nc2/channel.h>
 #include <nc2/loopback.h>
 
-#define RING_ORDER 15
-#define TX_BUFS 32
+#define RING_ORDER   15
+#define TX_BUFS      32
 #define TX_BUF_PAGES 17 /* a 65536-octet packet at any page offset */
-#define PAGE 4096u
-#define BURST 32
+#define PAGE         4096u
+#define BURST        32
 
 static const uint8_t fe_mac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0x01};
 static const uint8_t be_mac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0x02};
-static const uint32_t sizes[] = {60, 64, 100, 128, 129, 256, 512, 1024, 1514, 2048, 3000,
-				 4096, 9014, 16384, 30000, 65535};
+static const uint32_t sizes[] = {60,   64,   100,  128,  129,  256,   512,   1024,
+				 1514, 2048, 3000, 4096, 9014, 16384, 30000, 65535};
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
 struct side {
@@ -156,7 +156,8 @@ int main(int argc, char **argv)
 				break;
 			uint32_t len = sizes[f_sent % NSIZES];
 			/* Vary the start offset so payloads straddle pages. */
-			uint8_t *buf = txmem + (size_t)slot * TX_BUF_PAGES * PAGE + (f_sent % 64) * 8;
+			uint8_t *buf =
+			    txmem + (size_t)slot * TX_BUF_PAGES * PAGE + (f_sent % 64) * 8;
 			if (len > 65536 - (f_sent % 64) * 8)
 				len = 65536 - (f_sent % 64) * 8;
 			fill(buf, len, be_mac, fe_mac, f_sent);
@@ -179,8 +180,8 @@ int main(int argc, char **argv)
 			uint32_t seq = 0;
 			if (!verify(brx[i].buf, brx[i].len, &seq) ||
 			    brx[i].len != (sizes[seq % NSIZES] > 65536 - (seq % 64) * 8
-						   ? 65536 - (seq % 64) * 8
-						   : sizes[seq % NSIZES]))
+					       ? 65536 - (seq % 64) * 8
+					       : sizes[seq % NSIZES]))
 				bad++;
 			f_got++;
 		}

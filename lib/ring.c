@@ -232,6 +232,8 @@ int nc2_ring_reserve(nc2_ring_prod *r, uint32_t size, uint8_t **slot)
 
 void nc2_ring_commit(nc2_ring_prod *r)
 {
+	if (r->err != 0)
+		return;
 	r->prod_pvt += r->reserved;
 	r->reserved = 0;
 }

@@ -51,8 +51,7 @@ NC2_API int nc2_frag_validate(const nc2_frag *f, uint8_t ptype, const nc2_limits
  * \return NC2_OK, NC2_ERR_PEER_OFFLOAD, NC2_ERR_PEER_BAD_CSUM,
  *  NC2_ERR_PEER_RESERVED or NC2_ERR_PEER_BAD_VALUE.
  */
-NC2_API int nc2_offload_validate(const struct nc2_msg_packet *p, uint32_t offloads,
-				 uint32_t total);
+NC2_API int nc2_offload_validate(const struct nc2_msg_packet *p, uint32_t offloads, uint32_t total);
 
 /**
  * Validate a decoded PACKET against \p lim: type accepted; fragment count
