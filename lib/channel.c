@@ -1413,7 +1413,10 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 		frags[i] = (nc2_frag){.ref = pe->buf_id, .off = 0, .size = (uint16_t)len};
 		if ((pe->flags & NC2_POST_FLAG_STICKY) && ch->gcache) {
 			void *page;
-			if (nc2_gcache_get(ch->gcache, pe->gref, 0, &page) < 0) {
+			rc = nc2_gcache_get(ch->gcache, pe->gref, 0, &page);
+			if (rc == NC2_ERR_PEER_GRANT)
+				return fail(ch, rc);
+			if (rc < 0) {
 				bad = 1;
 			} else {
 				memcpy((uint8_t *)page + pe->off, pkt->data + at, len);
@@ -1432,11 +1435,15 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 	if (nops) {
 		ch->st.copy_ops++;
 		ch->st.copy_segs += nops;
-		if (nc2_tp_copy(ch->t, ops, nops) < 0)
+		rc = nc2_tp_copy(ch->t, ops, nops);
+		/* A posted buffer must stay writable while it is posted. */
+		if (rc == NC2_ERR_PEER_GRANT)
+			return fail(ch, rc);
+		if (rc < 0)
 			bad = 1;
 	}
 	if (bad) {
-		/* The frontend's grant is unusable: give the buffers back, count. */
+		/* The copy itself failed: give the buffers back, count the drop. */
 		for (uint32_t i = 0; i < n; i++)
 			to_return_list(ch, ents[i]);
 		ch->st.drop_copy_failed++;
