@@ -17,7 +17,6 @@ struct nc2_bufid {
 	uint32_t capacity;
 	uint32_t nr_free; /* entries on the free stack */
 	uint32_t nr_words;
-	uint32_t pad_;
 	uint64_t *in_flight; /* bit i set: slot i handed out */
 	uint16_t *gen;       /* generation of the slot's current/last use */
 	uint16_t *free_stack;
@@ -163,12 +162,14 @@ static uint32_t lowest_bit(uint64_t w)
 #if defined(__GNUC__) || defined(__clang__)
 	return (uint32_t)__builtin_ctzll(w);
 #else
+	/* clang-format off */
 	static const uint8_t debruijn[64] = {
 		0,  1,  48, 2,  57, 49, 28, 3,  61, 58, 50, 42, 38, 29, 17, 4,
 		62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
 		63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
 		46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,  13, 8,  7,  6,
 	};
+	/* clang-format on */
 	return debruijn[((w & (0 - w)) * 0x03f79d71b4cb0a89ull) >> 58];
 #endif
 }

@@ -1413,18 +1413,23 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 		frags[i] = (nc2_frag){.ref = pe->buf_id, .off = 0, .size = (uint16_t)len};
 		if ((pe->flags & NC2_POST_FLAG_STICKY) && ch->gcache) {
 			void *page;
-			rc = nc2_gcache_get(ch->gcache, pe->gref, 0, &page);
+			/* Map RX buffers only while the cache has room: evicting the
+			 * header pool to save one grant copy is a bad trade. */
+			rc = nc2_gcache_get(ch->gcache, pe->gref, NC2_GCACHE_NOEVICT, &page);
 			if (rc == NC2_ERR_PEER_GRANT)
 				return fail(ch, rc);
-			if (rc < 0) {
-				bad = 1;
-			} else {
+			if (rc == NC2_OK) {
 				memcpy((uint8_t *)page + pe->off, pkt->data + at, len);
 				if (nc2_gcache_put(ch->gcache, pe->gref) == 1 &&
 				    ch->ackq_len < ACKQ_CAP)
 					ch->ackq[ch->ackq_len++] = pe->gref;
+				at += len;
+				continue;
 			}
-		} else {
+			if (rc != NC2_ERR_AGAIN)
+				bad = 1;
+		}
+		if (!bad) {
 			nc2_copy_op *o = &ops[nops++];
 			o->src = (nc2_copy_end){.local = (void *)(uintptr_t)(pkt->data + at)};
 			o->dst = (nc2_copy_end){.gref = pe->gref, .offset = pe->off};

@@ -96,8 +96,7 @@ size_t nc2_gcache_footprint(uint32_t capacity)
 	return compute_layout(capacity, &l) == NC2_OK ? l.total : 0;
 }
 
-int nc2_gcache_init(nc2_gcache **out, void *mem, size_t len, uint32_t capacity,
-		    nc2_transport *t)
+int nc2_gcache_init(nc2_gcache **out, void *mem, size_t len, uint32_t capacity, nc2_transport *t)
 {
 	struct layout l;
 
@@ -348,13 +347,17 @@ static int get_miss(nc2_gcache *c, uint32_t gref, uint32_t ro, void **page)
 
 int nc2_gcache_get(nc2_gcache *c, uint32_t gref, uint32_t flags, void **page)
 {
-	if (c == NULL || page == NULL || (flags & ~NC2_GNT_FLAGS_KNOWN) != 0)
+	if (c == NULL || page == NULL || (flags & ~(NC2_GNT_FLAGS_KNOWN | NC2_GCACHE_NOEVICT)) != 0)
 		return NC2_ERR_INVALID_ARG;
 	uint32_t ro = flags & NC2_GNT_READONLY;
 	uint32_t pos;
 	uint32_t idx = ht_find(c, gref, &pos);
-	if (idx == NIL)
+	if (idx == NIL) {
+		/* The caller has a cheaper way than evicting someone else. */
+		if ((flags & NC2_GCACHE_NOEVICT) && c->cached >= c->limit)
+			return NC2_ERR_AGAIN;
 		return get_miss(c, gref, ro, page);
+	}
 
 	struct entry *e = &c->e[idx];
 	if (e->flags & E_PENDING)

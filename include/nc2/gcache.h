@@ -10,6 +10,9 @@
  * a user. UNGRANT from the frontend drops an entry now, or at its last put if
  * pinned; either way the caller learns when the UNGRANT_ACK may be sent.
  * Lookup, insert, touch and evict are O(1). Fixed capacity; no allocation.
+ *
+ * If the transport fails an unmap, the entry is dropped anyway (the cache
+ * never retries) and the error is returned by whichever call did the unmap.
  */
 #ifndef NC2_GCACHE_H
 #define NC2_GCACHE_H
@@ -24,6 +27,10 @@ extern "C" {
 
 typedef struct nc2_gcache nc2_gcache;
 
+/** misses counts every get without a usable mapping (also those that then
+ * fail); evictions only entries dropped for the limit or for room; ungrants
+ * the un-grants completed (acks due); entries the cached entries (not the
+ * unmap-at-put ones); pinned the entries with a pin. */
 typedef struct nc2_gcache_stats {
 	uint64_t hits, misses, evictions, ungrants, map_failures;
 	uint32_t entries, pinned, limit;
@@ -44,14 +51,23 @@ NC2_API int nc2_gcache_set_limit(nc2_gcache *c, uint32_t limit);
  * Get the mapping of \p gref (flags: NC2_GNT_READONLY), pinning it. On a miss
  * the grant is mapped through the transport; if the cache is at its limit the
  * LRU unpinned entry is evicted first; with a limit of 0, or everything
- * pinned, the mapping is still made but marked to be unmapped at put.
- * \return NC2_OK, NC2_ERR_TRANSPORT / the transport's status (map failed),
- *  NC2_ERR_NOSPACE (every slot pinned).
+ * pinned, the mapping is still made but marked to be unmapped at put. A
+ * read-only mapping asked for writable is remapped if unpinned.
+ * \return NC2_OK, NC2_ERR_TRANSPORT / the transport's status (map, or the
+ *  unmap of an evicted entry, failed), NC2_ERR_NOSPACE (every slot pinned),
+ *  NC2_ERR_STATE (writable wanted, pinned read-only), NC2_ERR_PEER_GRANT
+ *  (\p gref used after its UNGRANT), NC2_ERR_LIMIT (pin count overflow).
  */
 NC2_API int nc2_gcache_get(nc2_gcache *c, uint32_t gref, uint32_t flags, void **page);
 
+/** nc2_gcache_get() flag: on a miss with the cache at its limit, return
+ * NC2_ERR_AGAIN instead of evicting (the caller grant-copies instead). */
+#define NC2_GCACHE_NOEVICT (1u << 16)
+
 /** Unpin. \return 1 when this completed a deferred un-grant of \p gref (send
- * UNGRANT_ACK now), 0 otherwise, NC2_ERR_NOT_FOUND if not pinned. */
+ * UNGRANT_ACK now), 0 otherwise, NC2_ERR_NOT_FOUND if not pinned. If the
+ * cache is above its limit (lowered while entries were pinned), the last put
+ * evicts down to it. */
 NC2_API int nc2_gcache_put(nc2_gcache *c, uint32_t gref);
 
 /** UNGRANT: \return 1 if \p gref is unmapped (or was never cached): ack now;
