@@ -15,6 +15,8 @@
 #include <nc2/gcache.h>
 #include <nc2/version.h>
 
+#include "le.h"
+
 #define TX_MAX_GRANTS     17u /* pages a 64 KiB payload can touch */
 #define ACKQ_CAP          64u
 #define MCAST_CAP         64u
@@ -88,6 +90,7 @@ struct nc2_channel {
 	uint32_t peer_max_packets, peer_max_frags, peer_offloads, peer_cache;
 	uint32_t my_offloads;  /* what we enabled in SET_OFFLOAD */
 	uint32_t cache_limit;  /* backend: advertised grant cache size */
+	nc2_limits rxlim;      /* what we accept, fixed at HELLO */
 	uint32_t settings_due; /* bit per settings message not yet written */
 
 	/* incoming message snapshot (stashed while H_STALL) */
@@ -319,9 +322,19 @@ static int put_msg(nc2_channel *ch, const nc2_msg *m, uint32_t size)
 
 static int put_u32(nc2_channel *ch, uint8_t type, uint32_t v)
 {
-	nc2_msg m = {.type = type, .size = NC2_U32_MSG_SIZE};
-	m.u.value = v;
-	return put_msg(ch, &m, NC2_U32_MSG_SIZE);
+	uint8_t *slot;
+	/* Hot (FINISH_PACKET): written in place; the layout is fixed and v
+	 * needs no validation for the types sent this way. */
+	int rc = nc2_ring_reserve(&ch->tx, NC2_U32_MSG_SIZE, &slot);
+	if (rc < 0)
+		return rc;
+	slot[NC2_HDR_OFF_TYPE] = type;
+	slot[NC2_HDR_OFF_FLAGS] = 0;
+	nc2_put_le16(slot + NC2_HDR_OFF_SIZE, NC2_U32_MSG_SIZE);
+	nc2_put_le32(slot + NC2_U32_MSG_OFF_VALUE, v);
+	nc2_ring_commit(&ch->tx);
+	ch->st.msgs_sent++;
+	return NC2_OK;
 }
 
 static int complete(nc2_channel *ch, uint64_t cookie)
@@ -664,9 +677,31 @@ static int send_teardown(nc2_channel *ch)
 	return NC2_OK;
 }
 
+/* Nothing owed to the peer: refill() would write nothing. Checked first
+ * because refill runs on every poll and flush. */
+static int refill_idle(const nc2_channel *ch)
+{
+	if (ch->finq_len || ch->ackq_len)
+		return 0;
+	if (!ch->got_hello)
+		return 1;
+	if (ch->settings_due)
+		return 0;
+	if (!is_fe(ch))
+		return ch->ret_head == NONE;
+	if (ch->queues_created < ch->nr_rxq || ch->state == NC2_CH_CLOSING)
+		return 0;
+	for (uint32_t q = 0; q < ch->nr_rxq; q++)
+		if (ch->fq[q].head != NONE)
+			return 0;
+	return 1;
+}
+
 static int refill(nc2_channel *ch)
 {
 	int rc;
+	if (refill_idle(ch))
+		return NC2_OK;
 	/* Completions first: they free the peer's resources. */
 	while (ch->finq_len) {
 		if ((rc = put_u32(ch, NC2_MSG_FINISH_PACKET, ch->finq[ch->finq_len - 1])) < 0)
@@ -718,6 +753,8 @@ static uint32_t offloads_allowed(uint32_t features)
 	       ((features & NC2_FEATURE_LRO) ? NC2_OFFLOAD_LRO : 0u);
 }
 
+static void rx_limits(const nc2_channel *ch, nc2_limits *l);
+
 static int on_hello(nc2_channel *ch, const struct nc2_msg_hello *h)
 {
 	if (ch->got_hello)
@@ -737,6 +774,7 @@ static int on_hello(nc2_channel *ch, const struct nc2_msg_hello *h)
 	ch->settings_due = SET_MAX_PACKETS_DUE | SET_MAX_FRAGS_DUE | SET_OFFLOAD_DUE |
 			   (is_fe(ch) ? 0u : SET_CACHE_DUE);
 	ch->state = NC2_CH_CONNECTED;
+	rx_limits(ch, &ch->rxlim);
 	if (is_fe(ch))
 		return grant_pages(ch);
 	return NC2_OK;
@@ -783,15 +821,12 @@ static int pull_granted(nc2_channel *ch, const nc2_msg *m, uint8_t *dst)
 		nc2_frag f;
 		nc2_packet_frag(m, i, &f);
 		if ((f.flags & NC2_FRAG_STICKY) && ch->gcache) {
-			void *page;
-			if (nc2_gcache_get(ch->gcache, f.ref, NC2_GNT_READONLY, &page) < 0) {
+			int rc = nc2_gcache_copy(ch->gcache, f.ref, NC2_GNT_READONLY, f.off,
+						 dst + at, f.size, 0);
+			if (rc < 0)
 				bad = 1;
-			} else {
-				memcpy(dst + at, (uint8_t *)page + f.off, f.size);
-				if (nc2_gcache_put(ch->gcache, f.ref) == 1 &&
-				    ch->ackq_len < ACKQ_CAP)
-					ch->ackq[ch->ackq_len++] = f.ref;
-			}
+			else if (rc == 1 && ch->ackq_len < ACKQ_CAP)
+				ch->ackq[ch->ackq_len++] = f.ref;
 		} else {
 			nc2_copy_op *o = &ops[nops++];
 			o->src.local = NULL;
@@ -856,11 +891,9 @@ static int pull_posted(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb, uint32_
 static int on_packet(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
 {
 	const struct nc2_msg_packet *p = &m->u.packet;
-	nc2_limits lim;
 	uint32_t total;
 
-	rx_limits(ch, &lim);
-	int rc = nc2_packet_validate(m, &lim, &total);
+	int rc = nc2_packet_validate(m, &ch->rxlim, &total);
 	if (rc < 0)
 		return rc;
 	int finish =
@@ -1214,16 +1247,15 @@ int nc2_channel_poll(nc2_channel *ch, nc2_rxbuf *pkts, uint32_t n)
  * what the peer enabled (the same rules the peer will apply). */
 static int tx_meta(const nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p)
 {
-	memset(p, 0, sizeof(*p));
 	if (pkt->flags & ~(uint32_t)(NC2_PACKET_FLAG_csum_blank | NC2_PACKET_FLAG_data_validated))
 		return NC2_ERR_INVALID_ARG;
 	if (pkt->len < NC2_MIN_PACKET_BYTES || pkt->len > NC2_MAX_PACKET_BYTES)
 		return NC2_ERR_LIMIT;
-	p->flags = (uint8_t)pkt->flags;
-	p->seg_type = pkt->seg_type;
-	p->mss = pkt->mss;
-	p->csum_start = pkt->csum_start;
-	p->csum_offset = pkt->csum_offset;
+	*p = (struct nc2_msg_packet){.flags = (uint8_t)pkt->flags,
+				     .seg_type = pkt->seg_type,
+				     .mss = pkt->mss,
+				     .csum_start = pkt->csum_start,
+				     .csum_offset = pkt->csum_offset};
 	int rc = nc2_offload_validate(p, ch->peer_offloads, pkt->len);
 	if (rc == NC2_ERR_PEER_OFFLOAD)
 		return NC2_ERR_UNSUPPORTED;
@@ -1412,16 +1444,14 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 		uint32_t len = pkt->len - at < pe->len ? pkt->len - at : pe->len;
 		frags[i] = (nc2_frag){.ref = pe->buf_id, .off = 0, .size = (uint16_t)len};
 		if ((pe->flags & NC2_POST_FLAG_STICKY) && ch->gcache) {
-			void *page;
 			/* Map RX buffers only while the cache has room: evicting the
 			 * header pool to save one grant copy is a bad trade. */
-			rc = nc2_gcache_get(ch->gcache, pe->gref, NC2_GCACHE_NOEVICT, &page);
+			rc = nc2_gcache_copy(ch->gcache, pe->gref, NC2_GCACHE_NOEVICT, pe->off,
+					     (void *)(uintptr_t)(pkt->data + at), len, 1);
 			if (rc == NC2_ERR_PEER_GRANT)
 				return fail(ch, rc);
-			if (rc == NC2_OK) {
-				memcpy((uint8_t *)page + pe->off, pkt->data + at, len);
-				if (nc2_gcache_put(ch->gcache, pe->gref) == 1 &&
-				    ch->ackq_len < ACKQ_CAP)
+			if (rc >= 0) {
+				if (rc == 1 && ch->ackq_len < ACKQ_CAP)
 					ch->ackq[ch->ackq_len++] = pe->gref;
 				at += len;
 				continue;
@@ -1483,11 +1513,13 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 		return NC2_ERR_AGAIN;
 	if (ch->state != NC2_CH_CONNECTED)
 		return NC2_ERR_STATE;
-	/* Settings and queue creation must precede our first packet. */
-	if ((rc = refill(ch)) < 0 && rc != NC2_ERR_AGAIN)
-		return fail(ch, rc);
-	if (ch->settings_due)
-		return NC2_ERR_AGAIN;
+	/* Our settings must precede our first packet. */
+	if (ch->settings_due) {
+		if ((rc = refill(ch)) < 0 && rc != NC2_ERR_AGAIN)
+			return fail(ch, rc);
+		if (ch->settings_due)
+			return NC2_ERR_AGAIN;
+	}
 	rc = tx_meta(ch, pkt, &p);
 	if (rc < 0)
 		return rc;

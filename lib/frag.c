@@ -27,6 +27,10 @@ int nc2_frag_validate(const nc2_frag *f, uint8_t ptype, const nc2_limits *lim)
 
 int nc2_offload_validate(const struct nc2_msg_packet *p, uint32_t offloads, uint32_t total)
 {
+	/* Common case first: no offload field in use. */
+	if (((p->flags & NC2_PACKET_FLAG_csum_blank) | p->seg_type | p->mss | p->csum_start |
+	     p->csum_offset) == 0)
+		return NC2_OK;
 	if (p->flags & NC2_PACKET_FLAG_csum_blank) {
 		if (!(offloads & NC2_OFFLOAD_CSUM))
 			return NC2_ERR_PEER_OFFLOAD;

@@ -45,6 +45,8 @@ struct entry {
 	uint32_t prev, next; /* LRU links; `next` also links the free list */
 };
 
+#define NC2_GCACHE_PAGE 4096u /* grant granularity (NC2_PAGE_SIZE) */
+
 struct nc2_gcache {
 	nc2_transport *tp;
 	struct entry *e;
@@ -451,4 +453,36 @@ void nc2_gcache_get_stats(const nc2_gcache *c, nc2_gcache_stats *s)
 	s->entries = c->cached;
 	s->pinned = c->pinned;
 	s->limit = c->limit;
+}
+
+int nc2_gcache_copy(nc2_gcache *c, uint32_t gref, uint32_t flags, uint32_t off, void *local,
+		    uint32_t len, int to_page)
+{
+	void *page;
+	int pinned = 0;
+	if (c == NULL || local == NULL || off > NC2_GCACHE_PAGE || len > NC2_GCACHE_PAGE - off)
+		return NC2_ERR_INVALID_ARG;
+	uint32_t pos;
+	uint32_t idx = ht_find(c, gref, &pos);
+	struct entry *e = idx != NIL ? &c->e[idx] : NULL;
+	if (e != NULL && e->pins == 0 && !(e->flags & E_PENDING) &&
+	    !(to_page && (e->flags & E_RO))) {
+		/* Hit on an idle entry: one lookup and an LRU touch, no pin. */
+		if (c->lru_head != idx) {
+			lru_unlink(c, idx);
+			lru_push_head(c, idx);
+		}
+		c->hits++;
+		page = e->addr;
+	} else {
+		int rc = nc2_gcache_get(c, gref, flags, &page);
+		if (rc < 0)
+			return rc;
+		pinned = 1;
+	}
+	if (to_page)
+		memcpy((uint8_t *)page + off, local, len);
+	else
+		memcpy(local, (const uint8_t *)page + off, len);
+	return pinned ? nc2_gcache_put(c, gref) : 0;
 }

@@ -20,44 +20,40 @@ static int all_zero(const uint8_t *p, size_t n)
 	return acc == 0;
 }
 
+/* Per type: its exact size, VAR for variable-size types, 0 when unknown.
+ * A table, because decode runs for every message on the ring. */
+#define VAR 1u
+static const uint8_t msg_size[256] = {
+    [NC2_MSG_SET_MAX_PACKETS] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_PACKET] = VAR,
+    [NC2_MSG_FINISH_PACKET] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_SET_OFFLOAD] = NC2_SET_OFFLOAD_SIZE,
+    [NC2_MSG_SET_MAX_FRAGMENTS_PER_PACKET] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_POST_BUFFERS] = VAR,
+    [NC2_MSG_RETURN_BUFFERS] = VAR,
+    [NC2_MSG_CREATE_RX_QUEUE] = NC2_CREATE_RX_QUEUE_SIZE,
+    [NC2_MSG_BYPASS_FRONTEND] = VAR,
+    [NC2_MSG_BYPASS_BACKEND] = VAR,
+    [NC2_MSG_BYPASS_FRONTEND_READY] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_BYPASS_READY] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_BYPASS_DISABLE] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_BYPASS_DISABLED] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_BYPASS_DETACH] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_BYPASS_DETACHED] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_SUGGEST_BYPASS] = NC2_SUGGEST_BYPASS_SIZE,
+    [NC2_MSG_HELLO] = NC2_HELLO_SIZE,
+    [NC2_MSG_SET_GRANT_CACHE] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_UNGRANT] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_UNGRANT_ACK] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_MCAST] = NC2_MCAST_SIZE,
+    [NC2_MSG_RECLAIM_BUFFERS] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_PAD] = VAR,
+};
+
 /* Exact size of a fixed-size type; 0 for variable-size or unknown types. */
 static uint32_t fixed_size(uint8_t type)
 {
-	switch (type) {
-	case NC2_MSG_SET_MAX_PACKETS:
-	case NC2_MSG_FINISH_PACKET:
-	case NC2_MSG_SET_MAX_FRAGMENTS_PER_PACKET:
-	case NC2_MSG_BYPASS_FRONTEND_READY:
-	case NC2_MSG_BYPASS_READY:
-	case NC2_MSG_BYPASS_DISABLE:
-	case NC2_MSG_BYPASS_DISABLED:
-	case NC2_MSG_BYPASS_DETACH:
-	case NC2_MSG_BYPASS_DETACHED:
-	case NC2_MSG_SET_GRANT_CACHE:
-	case NC2_MSG_UNGRANT:
-	case NC2_MSG_UNGRANT_ACK:
-	case NC2_MSG_RECLAIM_BUFFERS:
-		return NC2_U32_MSG_SIZE;
-	case NC2_MSG_SET_OFFLOAD:
-		return NC2_SET_OFFLOAD_SIZE;
-	case NC2_MSG_CREATE_RX_QUEUE:
-		return NC2_CREATE_RX_QUEUE_SIZE;
-	case NC2_MSG_SUGGEST_BYPASS:
-		return NC2_SUGGEST_BYPASS_SIZE;
-	case NC2_MSG_HELLO:
-		return NC2_HELLO_SIZE;
-	case NC2_MSG_MCAST:
-		return NC2_MCAST_SIZE;
-	default:
-		return 0;
-	}
-}
-
-static int known_type(uint8_t type)
-{
-	return fixed_size(type) != 0 || type == NC2_MSG_PACKET || type == NC2_MSG_POST_BUFFERS ||
-	       type == NC2_MSG_RETURN_BUFFERS || type == NC2_MSG_BYPASS_FRONTEND ||
-	       type == NC2_MSG_BYPASS_BACKEND || type == NC2_MSG_PAD;
+	return msg_size[type] > VAR ? msg_size[type] : 0;
 }
 
 static int decode_packet(struct nc2_msg_packet *p, const uint8_t *b, uint32_t size)
@@ -247,7 +243,7 @@ int nc2_msg_decode(nc2_msg *m, const uint8_t *buf, size_t len)
 	m->size = nc2_get_le16(buf + NC2_HDR_OFF_SIZE);
 	if (m->size < NC2_MSG_MIN_SIZE || (m->size % NC2_MSG_ALIGN) != 0 || m->size > len)
 		return NC2_ERR_PEER_MSG_SIZE;
-	if (!known_type(m->type))
+	if (msg_size[m->type] == 0)
 		return NC2_ERR_PEER_MSG_TYPE;
 	if (m->flags != 0)
 		return NC2_ERR_PEER_RESERVED;

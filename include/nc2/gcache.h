@@ -64,6 +64,17 @@ NC2_API int nc2_gcache_get(nc2_gcache *c, uint32_t gref, uint32_t flags, void **
  * NC2_ERR_AGAIN instead of evicting (the caller grant-copies instead). */
 #define NC2_GCACHE_NOEVICT (1u << 16)
 
+/**
+ * Copy \p len octets between \p local and offset \p off of \p gref's page
+ * (to_page: into the page), through the cache: get, copy, put in one call,
+ * with a single lookup when the entry is cached and idle. flags as for get
+ * (NC2_GNT_READONLY, NC2_GCACHE_NOEVICT).
+ * \return 0, 1 (the put completed a deferred un-grant: send UNGRANT_ACK), or
+ *  an error from get (NC2_ERR_AGAIN with NOEVICT: nothing copied).
+ */
+NC2_API int nc2_gcache_copy(nc2_gcache *c, uint32_t gref, uint32_t flags, uint32_t off, void *local,
+			    uint32_t len, int to_page);
+
 /** Unpin. \return 1 when this completed a deferred un-grant of \p gref (send
  * UNGRANT_ACK now), 0 otherwise, NC2_ERR_NOT_FOUND if not pinned. If the
  * cache is above its limit (lowered while entries were pinned), the last put
