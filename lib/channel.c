@@ -187,6 +187,8 @@ static int config_ok(const nc2_channel_config *c)
 	if (c->max_frags == 0 || c->max_frags > NC2_MAX_FRAGS_LIMIT || c->tx_slots == 0 ||
 	    c->tx_slots > NC2_BUFID_MAX_CAPACITY || c->max_packets > NC2_BUFID_MAX_CAPACITY ||
 	    c->small_max > NC2_MAX_INLINE_BYTES || (c->features & ~NC2_FEATURE_ALL) ||
+	    (c->max_ring_order &&
+	     (c->max_ring_order < NC2_RING_ORDER_MIN || c->max_ring_order > NC2_RING_ORDER_MAX)) ||
 	    (c->offloads & ~NC2_OFFLOAD_ALL))
 		return 0;
 	if (c->role == NC2_ROLE_FRONTEND) {
@@ -213,6 +215,14 @@ static int config_ok(const nc2_channel_config *c)
 	return 1;
 }
 
+/* The largest message the peer can put on a ring of max_ring_order. */
+static uint32_t msg_cap(const nc2_channel_config *c)
+{
+	uint32_t order = c->max_ring_order ? c->max_ring_order : NC2_RING_ORDER_MAX;
+	uint32_t half = 1u << (order - 1u);
+	return half < NC2_MSG_MAX_SIZE ? half : NC2_MSG_MAX_SIZE;
+}
+
 static size_t plan(const nc2_channel_config *c, struct layout *l)
 {
 	size_t off = 0;
@@ -225,7 +235,7 @@ static size_t plan(const nc2_channel_config *c, struct layout *l)
 		off = align8(off + (bytes)); \
 	} while (0)
 	TAKE(chan, sizeof(struct nc2_channel));
-	TAKE(msg, NC2_MSG_MAX_SIZE);
+	TAKE(msg, msg_cap(c));
 	TAKE(txids, nc2_bufid_footprint(c->tx_slots));
 	TAKE(slots, sizeof(struct tx_slot) * c->tx_slots);
 	TAKE(cq, sizeof(uint64_t) * 2u * c->tx_slots);
@@ -441,6 +451,8 @@ int nc2_channel_init(nc2_channel **out, void *mem, size_t len, const nc2_channel
 					rings->payload[fe ? 1 : 0], rings->order[fe ? 1 : 0]);
 	if (rc < 0)
 		return nc2_is_peer_error(rc) ? NC2_ERR_PEER_SETUP : rc;
+	if (ch->rx.max_msg > msg_cap(cfg))
+		return NC2_ERR_INVALID_ARG; /* ring larger than cfg->max_ring_order */
 
 	if (fe) {
 		ch->gpages = (struct gpage *)(void *)(base + l.gpages);
@@ -1205,7 +1217,7 @@ int nc2_channel_poll(nc2_channel *ch, nc2_rxbuf *pkts, uint32_t n)
 	uint32_t got = 0;
 	for (;;) {
 		if (ch->stash_len == 0) {
-			rc = nc2_ring_next(&ch->rx, ch->msg, NC2_MSG_MAX_SIZE);
+			rc = nc2_ring_next(&ch->rx, ch->msg, ch->rx.max_msg);
 			if (rc == NC2_ERR_AGAIN)
 				break;
 			if (rc < 0)

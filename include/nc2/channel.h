@@ -82,6 +82,10 @@ typedef struct nc2_channel_config {
 	uint32_t max_rx_queues;    /**< queues we support, 1..64 */
 	uint64_t deferred_timeout; /**< ticks (see nc2_channel_tick) a receiver_copy
 				      packet may wait for FINISH; 0 = never defer */
+	/* both */
+	uint32_t max_ring_order; /**< largest payload order of the ring we
+				      consume (sizes the message snapshot:
+				      min(65528, 2^order / 2)); 0 = 24 */
 } nc2_channel_config;
 
 /** Fill \p cfg with defaults for \p role (features: all we implement). */
