@@ -17,13 +17,14 @@
 
 #include "le.h"
 
-#define TX_MAX_GRANTS     17u /* pages a 64 KiB payload can touch */
-#define ACKQ_CAP          64u
-#define MCAST_CAP         64u
-#define SMALL_MAX_DEFAULT 128u
-#define HDR_COPY_DEFAULT  64u
-#define NONE              0xffffffffu
-#define POST_BATCH        64u
+#define TX_MAX_GRANTS         17u /* pages a 64 KiB payload can touch */
+#define ACKQ_CAP              64u
+#define MCAST_CAP             64u
+#define SMALL_MAX_DEFAULT     128u
+#define HDR_COPY_DEFAULT      64u
+#define NONE                  0xffffffffu
+#define POST_BATCH            64u
+#define MAX_OUTSTANDING_POSTS 1024u /* PROTOCOL.md 7.2 */
 
 /* Outcome of handling one incoming message. */
 #define H_DONE   0
@@ -592,6 +593,11 @@ static int post_buffers(nc2_channel *ch)
 			if (max < NC2_POST_OFF_ENTRIES + NC2_POST_ENTRY_SIZE)
 				return NC2_ERR_AGAIN;
 			uint32_t n = (max - NC2_POST_OFF_ENTRIES) / NC2_POST_ENTRY_SIZE, k = 0;
+			uint32_t out = nc2_bufid_in_flight(ch->rxids);
+			if (out >= MAX_OUTSTANDING_POSTS)
+				return NC2_OK; /* PROTOCOL.md 7.2; the rest wait unposted */
+			if (n > MAX_OUTSTANDING_POSTS - out)
+				n = MAX_OUTSTANDING_POSTS - out;
 			if (n > POST_BATCH)
 				n = POST_BATCH;
 			for (uint32_t b = fq->head; b != NONE && k < n; b = ch->rxbs[b].next, k++) {
@@ -784,7 +790,7 @@ static int on_hello(nc2_channel *ch, const struct nc2_msg_hello *h)
 	if (!is_fe(ch))
 		ch->my_offloads &= ~NC2_OFFLOAD_LRO; /* LRO is the frontend's request */
 	ch->settings_due = SET_MAX_PACKETS_DUE | SET_MAX_FRAGS_DUE | SET_OFFLOAD_DUE |
-			   (is_fe(ch) ? 0u : SET_CACHE_DUE);
+			   (!is_fe(ch) && (ch->features & NC2_FEATURE_STICKY) ? SET_CACHE_DUE : 0u);
 	ch->state = NC2_CH_CONNECTED;
 	rx_limits(ch, &ch->rxlim);
 	if (is_fe(ch))
@@ -910,8 +916,14 @@ static int on_packet(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
 		return rc;
 	int finish =
 	    p->type == NC2_PACKET_TYPE_receiver_copy || p->type == NC2_PACKET_TYPE_receiver_map;
-	if (finish && ch->finq_len >= ch->cfg.max_packets)
-		return NC2_ERR_PEER_LIMIT; /* more in flight than SET_MAX_PACKETS allowed */
+	if (finish) {
+		/* Outstanding here = received, FINISH not yet written. */
+		for (uint32_t i = 0; i < ch->finq_len; i++)
+			if (ch->finq[i] == p->id)
+				return NC2_ERR_PEER_BAD_ID;
+		if (ch->finq_len >= ch->cfg.max_packets)
+			return NC2_ERR_PEER_LIMIT; /* more in flight than SET_MAX_PACKETS allowed */
+	}
 
 	rx_meta(rb, p, total);
 	if (p->type == NC2_PACKET_TYPE_pre_posted) {
@@ -1169,7 +1181,7 @@ static int handle(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
 	case NC2_MSG_RECLAIM_BUFFERS:
 		return fe ? NC2_ERR_PEER_PROTO : on_reclaim(ch, m->u.value);
 	case NC2_MSG_SET_GRANT_CACHE:
-		if (!fe)
+		if (!fe || !(ch->features & NC2_FEATURE_STICKY))
 			return NC2_ERR_PEER_PROTO;
 		ch->peer_cache = m->u.value;
 		return H_DONE;
@@ -1311,7 +1323,8 @@ static int send_granted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_pack
 	uintptr_t a = (uintptr_t)(pkt->data + h), end = (uintptr_t)(pkt->data + pkt->len);
 	uint32_t chunks =
 	    end > a ? (uint32_t)(((end - 1) / NC2_PAGE_SIZE) - a / NC2_PAGE_SIZE) + 1 : 0;
-	if (chunks > TX_MAX_GRANTS || chunks + (use_pool ? 1u : 0u) > ch->peer_max_frags)
+	if (chunks > TX_MAX_GRANTS || chunks + (use_pool ? 1u : 0u) > ch->peer_max_frags ||
+	    nc2_packet_msg_size(chunks + (use_pool ? 1u : 0u), 0) > ch->tx.max_msg)
 		return NC2_ERR_LIMIT;
 	if (nc2_bufid_in_flight(ch->txids) >= ch->peer_max_packets)
 		return NC2_ERR_AGAIN;
@@ -1382,8 +1395,9 @@ static int mac_eq(const uint8_t *a, const uint8_t *b)
  * largest class with buffers. */
 static int steer(const nc2_channel *ch, const uint8_t *frame, uint32_t len)
 {
+	static const uint8_t zero_mac[6];
 	uint16_t vid = 0;
-	int best = -1, big = -1, dflt = -1;
+	int best = -1, big = -1, dflt = -1, matched = 0;
 
 	if (len >= 16 && frame[12] == 0x81 && frame[13] == 0x00)
 		vid = (uint16_t)(((frame[14] << 8) | frame[15]) & 0x0fff);
@@ -1391,17 +1405,21 @@ static int steer(const nc2_channel *ch, const uint8_t *frame, uint32_t len)
 		const struct be_queue *bq = &ch->bq[q];
 		if (!bq->exists)
 			continue;
+		if (bq->vlan && bq->vlan != vid)
+			continue; /* VLAN test, the default queue's too */
 		if (bq->flags & NC2_RXQ_FLAG_DEFAULT)
 			dflt = (int)q;
-		if ((frame[0] & 1) || !mac_eq(bq->mac, frame) || (bq->vlan && bq->vlan != vid) ||
-		    bq->count == 0)
+		if ((frame[0] & 1) || mac_eq(bq->mac, zero_mac) || !mac_eq(bq->mac, frame))
+			continue;
+		matched = 1; /* a matching queue without buffers means drop */
+		if (bq->count == 0)
 			continue;
 		if (bq->buf_size >= len && (best < 0 || bq->buf_size < ch->bq[best].buf_size))
 			best = (int)q;
 		if (big < 0 || bq->buf_size > ch->bq[big].buf_size)
 			big = (int)q;
 	}
-	return best >= 0 ? best : big >= 0 ? big : dflt;
+	return best >= 0 ? best : big >= 0 ? big : matched ? -1 : dflt;
 }
 
 static uint32_t pop_posted(nc2_channel *ch, struct be_queue *q)
@@ -1433,12 +1451,17 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 		return 2;
 	}
 	struct be_queue *q = &ch->bq[qi];
-	uint32_t per = q->buf_size, n = (pkt->len + per - 1) / per;
-	if (n > q->count) {
+	/* Buffers needed, by the length each was posted with (<= buf_size). */
+	uint32_t n = 0, left = pkt->len;
+	for (uint32_t e = q->head; e != NONE && left && n <= NC2_MAX_FRAGS_LIMIT;
+	     e = ch->posted[e].next, n++)
+		left -= left < ch->posted[e].len ? left : ch->posted[e].len;
+	if (left && n <= NC2_MAX_FRAGS_LIMIT) {
 		ch->st.drop_no_buffer++;
 		return 2;
 	}
-	if (n > ch->peer_max_frags || n > NC2_MAX_FRAGS_LIMIT)
+	if (n > ch->peer_max_frags || n > NC2_MAX_FRAGS_LIMIT ||
+	    nc2_packet_msg_size(n, 0) > ch->tx.max_msg)
 		return NC2_ERR_LIMIT;
 	uint8_t *slot;
 	uint32_t size = nc2_packet_msg_size(n, 0);
@@ -1521,7 +1544,7 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 		return rc;
 	/* Until the peer's settings arrive there is nothing to send against. */
 	if (ch->state == NC2_CH_CONNECTING ||
-	    (ch->state == NC2_CH_CONNECTED && !ch->got_max_packets))
+	    (ch->state == NC2_CH_CONNECTED && !ch->got_max_packets && is_fe(ch)))
 		return NC2_ERR_AGAIN;
 	if (ch->state != NC2_CH_CONNECTED)
 		return NC2_ERR_STATE;
@@ -1541,20 +1564,27 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 
 	int defer = !is_fe(ch) && (pkt->tx_flags & NC2_PKT_GRANTABLE) &&
 		    (ch->features & NC2_FEATURE_DEFERRED_COPY) && ch->cfg.deferred_timeout;
-	if (pkt->len <= ch->cfg.small_max)
+	/* Inline only if the PACKET fits the ring (M = size / 2 for small rings). */
+	if (pkt->len <= ch->cfg.small_max && nc2_packet_msg_size(0, pkt->len) <= ch->tx.max_msg)
 		rc = send_small(ch, pkt, &p);
-	else if (is_fe(ch) || defer)
+	else if (is_fe(ch))
 		rc = send_granted(ch, pkt, &p);
-	else
-		rc = send_posted(ch, pkt, &p);
+	else {
+		/* Deferred copy when the frontend takes it, else its buffers. */
+		rc = defer && ch->peer_max_packets ? send_granted(ch, pkt, &p) : NC2_ERR_LIMIT;
+		if (rc == NC2_ERR_LIMIT)
+			rc = send_posted(ch, pkt, &p);
+	}
 	if (rc < 0)
 		return rc == NC2_ERR_AGAIN || !nc2_is_peer_error(rc) ? rc : fail(ch, rc);
-	ch->st.msgs_sent++;
 	if (rc == 2)
-		return 1; /* dropped, counted */
+		return 1; /* dropped, counted; nothing written */
+	ch->st.msgs_sent++;
 	ch->st.tx_packets++;
 	ch->st.tx_bytes += pkt->len;
-	if (rc == NC2_OK)
+	/* The peer holds nothing of an inline or pre_posted packet; only the
+	 * frontend reports those (its embedder waits for every cookie). */
+	if (rc == NC2_OK && is_fe(ch))
 		complete(ch, pkt->cookie);
 	return NC2_OK;
 }
@@ -1651,7 +1681,8 @@ int nc2_channel_set_cache_size(nc2_channel *ch, uint32_t entries)
 			return rc;
 	}
 	ch->cache_limit = entries;
-	ch->settings_due |= SET_CACHE_DUE;
+	if (ch->got_hello && (ch->features & NC2_FEATURE_STICKY))
+		ch->settings_due |= SET_CACHE_DUE;
 	return refill_soft(ch);
 }
 

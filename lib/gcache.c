@@ -245,7 +245,17 @@ static int remove_entry(nc2_gcache *c, uint32_t idx, uint32_t pos)
 {
 	struct entry *e = &c->e[idx];
 	int rc = unmap_entry(c, e);
-
+	if (rc < 0) {
+		/* Still mapped: keep it, unpinned and cached at the LRU head,
+		 * so that a later flush (fini) unmaps it instead of leaking. */
+		if (e->flags & E_LRU)
+			lru_unlink(c, idx);
+		if (e->flags & E_UAP)
+			c->cached++;
+		e->flags &= ~(uint32_t)(E_UAP | E_PENDING);
+		lru_push_head(c, idx);
+		return rc;
+	}
 	ht_remove_at(c, pos);
 	if (e->flags & E_LRU)
 		lru_unlink(c, idx);
@@ -277,14 +287,14 @@ static int evict_lru(nc2_gcache *c)
  * \return entries evicted, or the first unmap error. */
 static int enforce_limit(nc2_gcache *c)
 {
-	int n = 0, first = NC2_OK;
+	int n = 0;
 	while (c->cached > c->limit && c->lru_tail != NIL) {
 		int rc = evict_lru(c);
-		if (rc < 0 && first == NC2_OK)
-			first = rc;
+		if (rc < 0)
+			return rc; /* kept; retried by a later evict or flush */
 		n++;
 	}
-	return first < 0 ? first : n;
+	return n;
 }
 
 /* ---- API ------------------------------------------------------------------- */
@@ -432,11 +442,12 @@ int nc2_gcache_flush(nc2_gcache *c)
 	if (c == NULL)
 		return NC2_ERR_INVALID_ARG;
 	int n = 0, first = NC2_OK;
-	while (c->lru_tail != NIL) {
+	/* Each entry once: one whose unmap fails goes back to the head. */
+	for (uint32_t left = c->cached; left && c->lru_tail != NIL; left--) {
 		int rc = remove_by_index(c, c->lru_tail);
 		if (rc < 0 && first == NC2_OK)
 			first = rc;
-		n++;
+		n += rc == NC2_OK;
 	}
 	return first < 0 ? first : n;
 }
