@@ -1562,8 +1562,10 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 	if (ch->cq_tail - ch->cq_head + nc2_bufid_in_flight(ch->txids) >= ch->cq_cap)
 		return NC2_ERR_AGAIN;
 
+	/* Deferring needs end_access: see nc2_channel_tick(). */
 	int defer = !is_fe(ch) && (pkt->tx_flags & NC2_PKT_GRANTABLE) &&
-		    (ch->features & NC2_FEATURE_DEFERRED_COPY) && ch->cfg.deferred_timeout;
+		    (ch->features & NC2_FEATURE_DEFERRED_COPY) && ch->cfg.deferred_timeout &&
+		    nc2_tp_has_end_access(ch->t);
 	/* Inline only if the PACKET fits the ring (M = size / 2 for small rings). */
 	if (pkt->len <= ch->cfg.small_max && nc2_packet_msg_size(0, pkt->len) <= ch->tx.max_msg)
 		rc = send_small(ch, pkt, &p);
@@ -1649,14 +1651,15 @@ int nc2_channel_tick(nc2_channel *ch, uint64_t now)
 		struct tx_slot *s = &ch->slots[nc2_bufid_index(id)];
 		if (!s->deferred || s->expired || now < s->deadline)
 			continue;
-		/* Take the grants back so the sender's memory is free again. */
-		while (s->nr_grefs) {
-			int rc = nc2_tp_revoke(ch->t, s->grefs[s->nr_grefs - 1]);
+		/* End the frontend's access so the sender's memory is free again;
+		 * the references stay allocated (not reusable) until FINISH, so a
+		 * late copy fails instead of reading whatever is granted next. */
+		for (uint32_t g = 0; g < s->nr_grefs; g++) {
+			int rc = nc2_tp_end_access(ch->t, s->grefs[g]);
 			if (rc == NC2_ERR_AGAIN)
 				return fail(ch, NC2_ERR_PEER_GRANT); /* mapped a copy-only grant */
 			if (rc < 0)
 				return rc;
-			s->nr_grefs--;
 		}
 		s->expired = 1;
 		complete(ch, s->cookie);

@@ -118,3 +118,16 @@ int nc2_tp_peer(nc2_transport *t, nc2_peer_id *id)
 {
 	return OPS_HAS(t, peer) ? t->ops->peer(t->ctx, id) : NC2_ERR_UNSUPPORTED;
 }
+
+int nc2_tp_has_end_access(const nc2_transport *t)
+{
+	return OPS_HAS(t, end_access);
+}
+
+int nc2_tp_end_access(nc2_transport *t, uint32_t gref)
+{
+	if (!OPS_HAS(t, end_access))
+		return NC2_ERR_UNSUPPORTED;
+	int rc = enter(t, NC2_TP_END_ACCESS);
+	return rc < 0 ? rc : t->ops->end_access(t->ctx, gref);
+}

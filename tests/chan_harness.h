@@ -89,6 +89,13 @@ static inline int ch_w_peer(void *ctx, nc2_peer_id *id)
 	return w->lo->ops->peer(w->lo->ctx, id);
 }
 
+static inline int ch_w_end_access(void *ctx, uint32_t gref)
+{
+	ch_wrap *w = ctx;
+	w->elems[NC2_TP_END_ACCESS]++;
+	return w->lo->ops->end_access(w->lo->ctx, gref);
+}
+
 static inline const nc2_transport_ops *ch_wrap_ops(void)
 {
 	static const nc2_transport_ops ops = {
@@ -102,6 +109,7 @@ static inline const nc2_transport_ops *ch_wrap_ops(void)
 	    .notify = ch_w_notify,
 	    .poll_fd = NULL,
 	    .peer = ch_w_peer,
+	    .end_access = ch_w_end_access,
 	};
 	return &ops;
 }

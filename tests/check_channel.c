@@ -6,8 +6,8 @@
  * flow control, notification suppression, teardown and leak checks, and every
  * transport operation failing at every position.
  *
- * Tests marked BUG document a defect in lib/channel.c (see the report that
- * came with them) and fail until it is fixed.
+ * Tests marked Regression pin down defects these tests found in
+ * lib/channel.c, now fixed.
  */
 #include <check.h>
 #include <stdint.h>
@@ -253,7 +253,7 @@ START_TEST(test_handshake_no_sticky)
 }
 END_TEST
 
-/* BUG: SET_GRANT_CACHE is "backend, needs STICKY" (PROTOCOL.md 4.3, 5.19);
+/* Regression: SET_GRANT_CACHE is "backend, needs STICKY" (PROTOCOL.md 4.3, 5.19);
  * the backend sends it (value 0) even when STICKY was not negotiated, and
  * again on nc2_channel_set_cache_size(). A conforming frontend fails the
  * channel with NC2_ERR_PEER_PROTO. */
@@ -744,7 +744,7 @@ START_TEST(test_queue_negotiation)
 }
 END_TEST
 
-/* BUG: PROTOCOL.md 7.2: "a frontend MUST NOT have more than 1024
+/* Regression: PROTOCOL.md 7.2: "a frontend MUST NOT have more than 1024
  * outstanding" buffers and a backend must accept 1024. The frontend posts every
  * configured buffer (config allows 65536), so a frontend with 1100 buffers
  * gets failed with PEER_LIMIT by a default backend (max_posted 1024). */
@@ -861,7 +861,7 @@ START_TEST(test_ring_wrap)
 }
 END_TEST
 
-/* BUG: on a ring of 2^8 octets the largest message is 128 octets; a
+/* Regression: on a ring of 2^8 octets the largest message is 128 octets; a
  * 128-octet frame (the default small_max) would need a 152-octet inline
  * PACKET. nc2_channel_send() passes the oversized reservation to the ring
  * and returns NC2_ERR_INVALID_ARG for a valid frame instead of sending it
@@ -881,7 +881,7 @@ START_TEST(test_ring_tiny_inline_limit)
 }
 END_TEST
 
-/* BUG: a 64 KiB frame needs 18 fragments (a 168-octet PACKET), more than a
+/* Regression: a 64 KiB frame needs 18 fragments (a 168-octet PACKET), more than a
  * 2^8 ring carries; send must say NC2_ERR_LIMIT ("too many fragments"),
  * not NC2_ERR_INVALID_ARG. */
 START_TEST(test_ring_tiny_frag_limit)
@@ -1094,7 +1094,7 @@ START_TEST(test_steering)
 }
 END_TEST
 
-/* BUG: PROTOCOL.md 8.2: broadcast and unmatched frames go to the DEFAULT
+/* Regression: PROTOCOL.md 8.2: broadcast and unmatched frames go to the DEFAULT
  * queue "if its VLAN test passes". steer() never applies the VLAN test to the
  * default queue, so an untagged broadcast lands in a default queue that only
  * accepts VLAN 5. */
@@ -1121,7 +1121,7 @@ START_TEST(test_steer_default_vlan)
 }
 END_TEST
 
-/* BUG: PROTOCOL.md 8.2: "an all-zero mac matches no destination". steer()
+/* Regression: PROTOCOL.md 8.2: "an all-zero mac matches no destination". steer()
  * compares MACs with memcmp, so a frame to 00:00:00:00:00:00 goes to a
  * non-default queue configured with the all-zero MAC instead of the default
  * queue. */
@@ -1143,7 +1143,7 @@ START_TEST(test_steer_zero_mac)
 }
 END_TEST
 
-/* BUG (spec deviation): PROTOCOL.md 8.2/8.3: a unicast frame that matches a
+/* Regression (was a spec deviation): PROTOCOL.md 8.2/8.3: a unicast frame that matches a
  * queue is delivered into that queue's buffers or dropped; only frames that
  * match no queue go to the default queue. steer() skips matching queues
  * that are momentarily empty and delivers into the default queue. */
@@ -1199,7 +1199,7 @@ START_TEST(test_no_buffer_drop)
 }
 END_TEST
 
-/* BUG (stats): a dropped frame is counted in msgs_sent although no message
+/* Regression (stats): a dropped frame is counted in msgs_sent although no message
  * is written (nc2_channel_send increments msgs_sent before checking rc 2). */
 START_TEST(test_drop_not_a_message)
 {
@@ -1387,7 +1387,7 @@ START_TEST(test_deferred_copy)
 }
 END_TEST
 
-/* The frontend does not copy in time: tick revokes and completes, the
+/* The frontend does not copy in time: tick ends its access and completes, the
  * frontend's copy fails and it counts the drop, FINISH still closes it. */
 START_TEST(test_deferred_timeout)
 {
@@ -1404,7 +1404,8 @@ START_TEST(test_deferred_timeout)
 	ck_assert_int_eq(nc2_channel_tick(ch_be(p), 11), 0); /* once */
 	ch_collect_done(p, CH_BE);
 	ck_assert_uint_eq(p->side[CH_BE].done_count, 3);
-	ck_assert_uint_eq(nc2_lo_grants_active(p->w, p->be_dom), 0);
+	/* Access ended, references kept until FINISH (no reuse). */
+	ck_assert_uint_eq(nc2_lo_grants_active(p->w, p->be_dom), 3);
 	nc2_channel_stats bs = ch_stats(p, CH_BE);
 	ck_assert_uint_eq(bs.drop_deferred_expired, 3);
 	ck_assert_uint_eq(bs.tx_in_flight, 3);             /* outstanding until FINISH */
@@ -1416,6 +1417,7 @@ START_TEST(test_deferred_timeout)
 	ck_assert_uint_eq(fs.drop_deferred_expired, 3);
 	ck_assert_uint_eq(fs.finish_sent, 3);
 	ck_assert_uint_eq(bs.tx_in_flight, 0);
+	ck_assert_uint_eq(nc2_lo_grants_active(p->w, p->be_dom), 0);
 	ck_assert_uint_eq(p->side[CH_BE].done_count, 3); /* not completed twice */
 	ch_send_ok(p, CH_BE, &(ch_tx){.len = 3000, .seq = 9, .grantable = 1});
 	ch_pump_ok(p);
@@ -1451,7 +1453,7 @@ static void snoop_copy_grefs(ch_pair *p, int side, const nc2_msg *m)
 	}
 }
 
-/* BUG: after tick() expires a receiver_copy packet its grant is revoked and
+/* Regression: after tick() expires a receiver_copy packet its grant is revoked and
  * the grant reference goes back to the transport, which hands it out again
  * (loopback, like Xen's free list, reuses the most recent ref). The expired
  * PACKET still sits in the ring naming that ref, so when the frontend gets
@@ -1569,7 +1571,7 @@ START_TEST(test_flow_random)
 }
 END_TEST
 
-/* BUG: tx_done is documented as the frontend's ("frontend: which sends
+/* Regression: tx_done is documented as the frontend's ("frontend: which sends
  * completed"; "frontend non-inline packets complete through
  * nc2_channel_tx_done"), but every sent packet's cookie is queued for it and
  * send refuses with NC2_ERR_AGAIN once 2 * tx_slots cookies are uncollected.

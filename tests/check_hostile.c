@@ -643,7 +643,7 @@ START_TEST(test_at_max_packets)
 }
 END_TEST
 
-/* BUG: PROTOCOL.md 6.8 (C): "receiver_copy/receiver_map whose id is
+/* Regression: PROTOCOL.md 6.8 (C): "receiver_copy/receiver_map whose id is
  * already outstanding -> NC2_ERR_PEER_BAD_ID". on_packet() never checks:
  * the duplicate is accepted and FINISHed twice. (Loop 1: the frontend
  * receiving receiver_copy, same defect.) */
@@ -846,7 +846,7 @@ START_TEST(test_post_bad_grant)
 }
 END_TEST
 
-/* BUG: PROTOCOL.md 8.3: a buffer is used for a frame only if its length
+/* Regression: PROTOCOL.md 8.3: a buffer is used for a frame only if its length
  * holds what is put in it; otherwise the frame is spread over several
  * buffers. send_posted() sizes the frame by the queue's buf_size and then
  * cuts each piece to the posted length, so a 150-octet frame posted into
@@ -881,7 +881,7 @@ START_TEST(test_short_posted_buffers)
 }
 END_TEST
 
-/* BUG: PROTOCOL.md 4.3: "Until a setting arrives, the default applies";
+/* Regression: PROTOCOL.md 4.3: "Until a setting arrives, the default applies";
  * SET_MAX_PACKETS (default 0) only limits receiver_copy/receiver_map
  * packets. A frontend that relies on the defaults (it SHOULD, not MUST,
  * send settings) never gets a single packet: nc2_channel_send() answers
@@ -1181,7 +1181,7 @@ START_TEST(test_frontend_copy_fails_is_drop)
 }
 END_TEST
 
-/* BUG: SET_GRANT_CACHE is "backend only, only with STICKY negotiated"
+/* Regression: SET_GRANT_CACHE is "backend only, only with STICKY negotiated"
  * (PROTOCOL.md 5.19: "C: wrong role or STICKY not negotiated ->
  * NC2_ERR_PEER_PROTO"); handle() accepts it without STICKY. */
 START_TEST(test_grant_cache_without_sticky)

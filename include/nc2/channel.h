@@ -29,7 +29,7 @@
  * in a batch. TX picks posted buffers by steering and size class, fills them
  * by grant copy (or through the cache for sticky buffers) and sends
  * pre_posted packets; with deferred copy it sends receiver_copy packets and
- * falls back to copying when the receiver is slower than the timeout.
+ * ends the receiver's access when it is slower than the timeout.
  *
  * Threading: a channel is used from one thread at a time.
  * Failure: a peer error puts the channel in NC2_CH_FAILED; every later call
@@ -198,9 +198,10 @@ NC2_API int nc2_channel_prepare_wait(nc2_channel *ch);
 
 /** Backend: advance time for deferred-copy timeouts (any monotonic unit
  * matching cfg->deferred_timeout). A receiver_copy packet not FINISHed in
- * time has its grants revoked and its cookie completed, so a slow receiver
- * never holds the sender's memory; the receiver's copy then fails and it
- * counts the packet as dropped (drop_deferred_expired).
+ * time has the frontend's access to its grants ended (the references stay
+ * reserved until FINISH) and its cookie completed, so a slow receiver never
+ * holds the sender's memory; the receiver's copy then fails and it counts
+ * the packet as dropped (drop_deferred_expired).
  * \return packets that expired. */
 NC2_API int nc2_channel_tick(nc2_channel *ch, uint64_t now);
 

@@ -77,6 +77,11 @@ typedef struct nc2_transport_ops {
 	int (*notify)(void *ctx);
 	int (*poll_fd)(void *ctx);               /**< optional: fd readable on peer events */
 	int (*peer)(void *ctx, nc2_peer_id *id); /**< optional */
+	/* Optional: end the peer's access to a grant but keep the reference
+	 * allocated until revoke, so it cannot be handed out again while a
+	 * message naming it may still be read (Xen: end_foreign_access_ref
+	 * before free_grant_reference). NC2_ERR_AGAIN while mapped. */
+	int (*end_access)(void *ctx, uint32_t gref);
 } nc2_transport_ops;
 
 enum nc2_tp_op {
@@ -86,6 +91,7 @@ enum nc2_tp_op {
 	NC2_TP_UNMAP,
 	NC2_TP_COPY,
 	NC2_TP_NOTIFY,
+	NC2_TP_END_ACCESS,
 	NC2_TP_NR_OPS
 };
 
@@ -115,6 +121,11 @@ NC2_API int nc2_tp_notify(nc2_transport *t);
 /** Pollable fd, or NC2_ERR_UNSUPPORTED. */
 NC2_API int nc2_tp_poll_fd(nc2_transport *t);
 NC2_API int nc2_tp_peer(nc2_transport *t, nc2_peer_id *id);
+/** End access, keep the reference (see end_access); NC2_ERR_UNSUPPORTED
+ * without the op. */
+NC2_API int nc2_tp_end_access(nc2_transport *t, uint32_t gref);
+/** Non-zero when the transport implements end_access. */
+NC2_API int nc2_tp_has_end_access(const nc2_transport *t);
 
 #ifdef __cplusplus
 }

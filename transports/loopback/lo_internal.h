@@ -28,6 +28,7 @@
 #define LO_GNT_READONLY   (1u << 1)
 #define LO_GNT_STICKY     (1u << 2)
 #define LO_GNT_TRANSITIVE (1u << 3)
+#define LO_GNT_ENDED      (1u << 4) /* access ended, ref kept until revoke */
 
 typedef struct lo_grant {
 	uint32_t flags;     /* LO_GNT_* */

@@ -133,7 +133,7 @@ static int lo_resolve(nc2_lo_world *w, uint16_t granter, uint32_t gref, uint16_t
 	for (unsigned depth = 0; depth < LO_TRANS_DEPTH_MAX; depth++) {
 		lo_domain *d = lo_dom(w, granter);
 		lo_grant *g = lo_gnt(d, gref);
-		if (g == NULL || g->to != accessor)
+		if (g == NULL || g->to != accessor || (g->flags & LO_GNT_ENDED))
 			return NC2_ERR_PEER_GRANT;
 		if (write && (g->flags & LO_GNT_READONLY))
 			return NC2_ERR_PEER_GRANT;
@@ -192,7 +192,8 @@ static int lo_map_one(nc2_lo_world *w, uint16_t mapper, uint16_t granter, uint32
 	lo_domain *md = lo_dom(w, mapper);
 	lo_domain *gd = lo_dom(w, granter);
 	lo_grant *g = lo_gnt(gd, gref);
-	if (md == NULL || g == NULL || g->to != mapper || (g->flags & LO_GNT_TRANSITIVE))
+	if (md == NULL || g == NULL || g->to != mapper ||
+	    (g->flags & (LO_GNT_TRANSITIVE | LO_GNT_ENDED)))
 		return NC2_ERR_PEER_GRANT;
 	if (rw && (g->flags & LO_GNT_READONLY))
 		return NC2_ERR_PEER_GRANT;
@@ -282,6 +283,21 @@ static int lo_op_revoke(void *ctx, uint32_t gref)
 	if (rc != NC2_OK)
 		return rc;
 	return lo_revoke_ref(lo_dom(ep->w, ep->local), ep->peer, gref);
+}
+
+static int lo_op_end_access(void *ctx, uint32_t gref)
+{
+	lo_ep *ep = ctx;
+	int rc = lo_fault(ep, NC2_TP_END_ACCESS);
+	if (rc != NC2_OK)
+		return rc;
+	lo_grant *g = lo_gnt(lo_dom(ep->w, ep->local), gref);
+	if (g == NULL || g->to != ep->peer)
+		return NC2_ERR_NOT_FOUND;
+	if (g->map_ro != 0 || g->map_rw != 0)
+		return NC2_ERR_AGAIN;
+	g->flags |= LO_GNT_ENDED;
+	return NC2_OK;
 }
 
 static int lo_op_map(void *ctx, nc2_map_op *ops, uint32_t n)
@@ -408,6 +424,7 @@ static const nc2_transport_ops lo_ops = {
     .notify = lo_op_notify,
     .poll_fd = NULL,
     .peer = lo_op_peer,
+    .end_access = lo_op_end_access,
 };
 
 /* The endpoint behind \p t, or NULL if \p t is not an open loopback transport. */
