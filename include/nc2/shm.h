@@ -112,11 +112,11 @@ extern "C" {
 
 /* ---- region layout ------------------------------------------------------ */
 /** Pages of a grant table with \p entries entries (refs 1..entries). */
-#define NC2_SHM_GT_PAGES(entries)                                                             \
+#define NC2_SHM_GT_PAGES(entries)                                                              \
 	((uint32_t)((((uint64_t)(entries) + 1u) * NC2_SHM_GNT_SIZE + NC2_SHM_PAGE_SIZE - 1u) / \
 		    NC2_SHM_PAGE_SIZE))
 /** Pages of one ring payload area of 2^order octets (at least one page). */
-#define NC2_SHM_RING_AREA_PAGES(order) ((order) <= 12u ? 1u : 1u << ((order) - 12u))
+#define NC2_SHM_RING_AREA_PAGES(order) ((order) <= 12u ? 1u : 1u << ((order)-12u))
 
 /* Header page: little-endian u32 fields. */
 #define NC2_SHM_HDR_MAGIC         0x5232434eu /* "NC2R" */
@@ -174,17 +174,17 @@ extern "C" {
 #define NC2_SHM_MATCH_UID (1u << 1) /**< the peer's uid must equal peer_uid */
 
 typedef struct nc2_shm_config {
-	uint32_t struct_size; /**< sizeof(nc2_shm_config) */
-	uint32_t role;        /**< NC2_ROLE_FRONTEND (connects) or _BACKEND (listens) */
-	uint8_t uuid[16];     /**< channel name; the nil UUID is refused */
-	const char *run_dir;  /**< NULL: NC2_SHM_RUN_DIR */
-	uint32_t ring_order;  /**< frontend: ring order NC2_RING_ORDER_MIN..MAX;
-				 backend: 0 = accept any, else the order required */
-	uint32_t grant_pages;   /**< grantable pages in our region, >= 1 */
-	uint32_t grant_entries; /**< our grant table entries, 1..NC2_SHM_MAX_GRANT_ENTRIES */
-	uint32_t features;      /**< bitmap sent to the peer (e.g. NC2_FEATURE_*) */
-	uint32_t flags;         /**< NC2_SHM_ANY_UID, NC2_SHM_MATCH_UID */
-	uint32_t peer_uid;      /**< with NC2_SHM_MATCH_UID */
+	uint32_t struct_size;          /**< sizeof(nc2_shm_config) */
+	uint32_t role;                 /**< NC2_ROLE_FRONTEND (connects) or _BACKEND (listens) */
+	uint8_t uuid[16];              /**< channel name; the nil UUID is refused */
+	const char *run_dir;           /**< NULL: NC2_SHM_RUN_DIR */
+	uint32_t ring_order;           /**< frontend: ring order NC2_RING_ORDER_MIN..MAX;
+					  backend: 0 = accept any, else the order required */
+	uint32_t grant_pages;          /**< grantable pages in our region, >= 1 */
+	uint32_t grant_entries;        /**< our grant table entries, 1..NC2_SHM_MAX_GRANT_ENTRIES */
+	uint32_t features;             /**< bitmap sent to the peer (e.g. NC2_FEATURE_*) */
+	uint32_t flags;                /**< NC2_SHM_ANY_UID, NC2_SHM_MATCH_UID */
+	uint32_t peer_uid;             /**< with NC2_SHM_MATCH_UID */
 	uint32_t handshake_timeout_ms; /**< 0: NC2_SHM_DEFAULT_TIMEOUT */
 	uint32_t max_peer_pages;       /**< largest peer region we map; 0: NC2_SHM_MAX_PAGES */
 } nc2_shm_config;

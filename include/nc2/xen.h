@@ -63,8 +63,8 @@
  * it and sends an event when that side's share (gntalloc) or mapping
  * (gntdev) of the page goes away, including when its process dies
  * (unmap-notify); octet 258 tells the frontend that a backend attached.
- * nc2_xen_peer_alive() and notify() then report NC2_ERR_PEER_GONE. A destroyed domain runs no such cleanup: the backend
- * learns of it from xenstore and calls nc2_xen_set_peer_gone().
+ * nc2_xen_peer_alive() and notify() then report NC2_ERR_PEER_GONE. A destroyed domain runs no such
+ * cleanup: the backend learns of it from xenstore and calls nc2_xen_set_peer_gone().
  *
  * Errors. Failures of the Xen libraries become NC2_ERR_* codes; the errno
  * and the failing call are kept for nc2_xen_last_errno() /
@@ -88,16 +88,16 @@
 extern "C" {
 #endif
 
-#define NC2_XEN_PAGE_SIZE 4096u
+#define NC2_XEN_PAGE_SIZE      4096u
 /** Largest payload order per ring the connection helpers set up. */
 #define NC2_XEN_RING_ORDER_MAX 20u
 /** Ring references: the control page, then each ring's payload pages. */
-#define NC2_XEN_RING_REFS_MAX (1u + 2u * (1u << (NC2_XEN_RING_ORDER_MAX - 12u)))
+#define NC2_XEN_RING_REFS_MAX  (1u + 2u * (1u << (NC2_XEN_RING_ORDER_MAX - 12u)))
 /** Offsets in the control page of the frontend's and backend's alive bytes
  * and of the backend's "attached" byte (set at connect, never cleared). */
-#define NC2_XEN_ALIVE_FE    256u
-#define NC2_XEN_ALIVE_BE    257u
-#define NC2_XEN_ATTACHED_BE 258u
+#define NC2_XEN_ALIVE_FE       256u
+#define NC2_XEN_ALIVE_BE       257u
+#define NC2_XEN_ATTACHED_BE    258u
 
 typedef struct nc2_xen nc2_xen;
 
@@ -195,11 +195,11 @@ NC2_API int nc2_xen_peer_alive(nc2_xen *x);
 NC2_API void nc2_xen_set_peer_gone(nc2_xen *x);
 
 typedef struct nc2_xen_stats {
-	uint32_t region_pages;   /**< grantable pages shared to the peer */
-	uint32_t region_used;    /**< pages handed out by nc2_xen_alloc */
-	uint32_t grants_active;  /**< region pages currently granted */
-	uint32_t maps_active;    /**< peer pages mapped through map() */
-	uint32_t ring_mapped;    /**< ring pages mapped (backend) or shared (frontend) */
+	uint32_t region_pages;  /**< grantable pages shared to the peer */
+	uint32_t region_used;   /**< pages handed out by nc2_xen_alloc */
+	uint32_t grants_active; /**< region pages currently granted */
+	uint32_t maps_active;   /**< peer pages mapped through map() */
+	uint32_t ring_mapped;   /**< ring pages mapped (backend) or shared (frontend) */
 	uint64_t grants, revokes, revoke_busy;
 	uint64_t map_calls, map_pages, map_fallbacks, unmap_pages;
 	uint64_t copy_calls, copy_segs, copy_failed;
@@ -260,10 +260,8 @@ NC2_API int nc2_xen_xs_device_remove(nc2_xen_xs *xs, const nc2_xen_xs_dev *dev);
 NC2_API int nc2_xen_xs_state(nc2_xen_xs *xs, const char *dir, enum nc2_xenbus_state *st);
 NC2_API int nc2_xen_xs_set_state(nc2_xen_xs *xs, const char *dir, enum nc2_xenbus_state st);
 /** Read or write an unsigned integer key of \p dir (ENOENT: NC2_ERR_NOT_FOUND). */
-NC2_API int nc2_xen_xs_read_u32(nc2_xen_xs *xs, const char *dir, const char *key,
-				uint32_t *val);
-NC2_API int nc2_xen_xs_write_u32(nc2_xen_xs *xs, const char *dir, const char *key,
-				 uint32_t val);
+NC2_API int nc2_xen_xs_read_u32(nc2_xen_xs *xs, const char *dir, const char *key, uint32_t *val);
+NC2_API int nc2_xen_xs_write_u32(nc2_xen_xs *xs, const char *dir, const char *key, uint32_t val);
 
 /** Frontend: find device \p handle in our home directory (backend-id). */
 NC2_API int nc2_xen_xs_front_find(nc2_xen_xs *xs, uint32_t handle, nc2_xen_xs_dev *dev);
