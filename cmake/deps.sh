@@ -9,6 +9,7 @@ set -eu
 # Tests: Check; clang + compiler-rt for libFuzzer and the sanitizers;
 #        valgrind; clang-format for the format test.
 # Transports: Xen gnttab/evtchn headers, libuuid.
+# Real traffic (TAP + network namespaces): iproute2, ping, iperf3.
 NC2_DEB_PACKAGES="
 	cmake
 	make
@@ -22,6 +23,9 @@ NC2_DEB_PACKAGES="
 	libclang-rt-14-dev
 	clang-format
 	valgrind
+	iproute2
+	iputils-ping
+	iperf3
 "
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

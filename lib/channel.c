@@ -442,9 +442,9 @@ int nc2_channel_init(nc2_channel **out, void *mem, size_t len, const nc2_channel
 		return rc;
 
 	int fe = cfg->role == NC2_ROLE_FRONTEND;
-	if (fe)
-		nc2_ring_ctrl_init(rings->ctrl);
-	/* The memory provider (frontend) produces on ring 0. */
+	/* The memory provider zeroed the control block before handing the ring
+	 * over (PROTOCOL.md 2.1); zeroing it here would race a backend that
+	 * attached first. The memory provider (frontend) produces on ring 0. */
 	rc = nc2_ring_prod_init(&ch->tx, rings->ctrl + (fe ? 0 : NC2_RING_CTRL_STRIDE),
 				rings->payload[fe ? 0 : 1], rings->order[fe ? 0 : 1]);
 	if (rc == NC2_OK)

@@ -46,7 +46,9 @@
  * except for the counters. Error codes are those of the loopback model:
  * unusable grant -> NC2_ERR_PEER_GRANT, copy outside the page ->
  * NC2_ERR_INVALID_ARG, revoke while mapped -> NC2_ERR_AGAIN, unknown ref ->
- * NC2_ERR_NOT_FOUND, bad map handle -> NC2_ERR_INVALID_ARG.
+ * NC2_ERR_NOT_FOUND, bad map handle -> NC2_ERR_INVALID_ARG. The optional
+ * end_access op ends the peer's access (NC2_ERR_AGAIN while mapped) and
+ * keeps the reference allocated until revoke.
  *
  * LIMIT (no hypervisor): the peer holds the memfd of our whole region, so it
  * can read and write any page of it, granted or not, and can scribble over
@@ -216,6 +218,9 @@ typedef struct nc2_shm nc2_shm; /**< one connected endpoint */
 /**
  * Backend: create run_dir if missing and listen on <run_dir>/<uuid>.sock.
  * A stale socket file (nobody accepts on it) is replaced; a live one is not.
+ * Liveness is probed by connecting (the only test that works across network
+ * namespaces): a live listener sees the probe as a peer that hangs up at
+ * once (NC2_ERR_PEER_GONE from its accept).
  * \return NC2_OK, NC2_ERR_INVALID_ARG (config), NC2_ERR_VERSION
  *  (struct_size), NC2_ERR_STATE (a listener is alive on that path, or the
  *  path is not a socket), NC2_ERR_NOSPACE, NC2_ERR_TRANSPORT.
@@ -283,6 +288,7 @@ typedef struct nc2_shm_grant_info {
 	uint32_t page;   /**< index into our grantable pages */
 	uint32_t map_ro; /**< in-use counts, as the peer maintains them */
 	uint32_t map_rw;
+	uint32_t ended; /**< 1 after end_access: the peer can no longer use it */
 } nc2_shm_grant_info;
 
 /** Inspect our grant \p gref. \return NC2_OK or NC2_ERR_NOT_FOUND. */
