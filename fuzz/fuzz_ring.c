@@ -126,6 +126,8 @@ static int ref_next(struct ref_cons *m, const struct ring_img *g, uint32_t share
 		    sz > g->max_msg)
 			return m->err = NC2_ERR_PEER_MSG_SIZE;
 		if (h[NC2_HDR_OFF_TYPE] == NC2_MSG_PAD) {
+			if (h[NC2_HDR_OFF_FLAGS] != 0)
+				return m->err = NC2_ERR_PEER_RESERVED;
 			m->cons_pvt += sz;
 			continue;
 		}

@@ -727,6 +727,10 @@ static int refill(nc2_channel *ch)
 		ch->finq_len--;
 		ch->st.finish_sent++;
 	}
+	/* Returned buffers before un-grant acks: the frontend may revoke a page
+	 * once acked, which must not happen while a buffer in it is posted. */
+	if (!is_fe(ch) && (rc = return_buffers(ch)) < 0)
+		return rc;
 	while (ch->ackq_len) {
 		if ((rc = put_u32(ch, NC2_MSG_UNGRANT_ACK, ch->ackq[ch->ackq_len - 1])) < 0)
 			return rc;
@@ -743,7 +747,7 @@ static int refill(nc2_channel *ch)
 			return send_teardown(ch);
 		return post_buffers(ch);
 	}
-	return return_buffers(ch);
+	return NC2_OK;
 }
 
 static int refill_soft(nc2_channel *ch)
@@ -1199,7 +1203,9 @@ static int handle(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
 		return H_DONE;
 	}
 	case NC2_MSG_UNGRANT_ACK:
-		return fe ? on_ungrant_ack(ch, m->u.value) : NC2_ERR_PEER_PROTO;
+		if (!fe || !(ch->features & NC2_FEATURE_STICKY))
+			return NC2_ERR_PEER_PROTO;
+		return on_ungrant_ack(ch, m->u.value);
 	case NC2_MSG_MCAST:
 		if (fe || !(ch->features & NC2_FEATURE_MCAST))
 			return NC2_ERR_PEER_PROTO;

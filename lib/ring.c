@@ -375,6 +375,11 @@ int nc2_ring_next(nc2_ring_cons *r, uint8_t *buf, size_t cap)
 			return r->err;
 		}
 		if (buf[NC2_HDR_OFF_TYPE] == NC2_MSG_PAD) {
+			/* Header flags are reserved on every message, PAD too. */
+			if (buf[NC2_HDR_OFF_FLAGS] != 0) {
+				r->err = NC2_ERR_PEER_RESERVED;
+				return r->err;
+			}
 			cons += size; /* body not copied */
 			r->cons_pvt = cons;
 			continue;

@@ -991,6 +991,21 @@ START_TEST(test_hostile_msg_size)
 }
 END_TEST
 
+/* Header flags are reserved on PAD too, though its body is never read. */
+START_TEST(test_pad_flags)
+{
+	struct rig g;
+	uint8_t buf[256];
+	rig_open(&g, 8, 0);
+	put_hdr(&g, 0, NC2_MSG_PAD, 16);
+	g.payload[NC2_HDR_OFF_FLAGS] = 0x01;
+	set_idx(&g, NC2_RING_OFF_PROD, 24);
+	ck_assert_int_eq(nc2_ring_next(&g.c, buf, sizeof(buf)), NC2_ERR_PEER_RESERVED);
+	assert_cons_failed(&g, NC2_ERR_PEER_RESERVED);
+	rig_close(&g);
+}
+END_TEST
+
 /* The header is validated from the private copy: the buffer holds exactly
  * the header that was judged. */
 START_TEST(test_header_copied_once)
@@ -1116,7 +1131,8 @@ static void random_chain(tu_rng *rng, uint8_t *img, uint32_t size, uint32_t from
 
 static int is_peer_ring_err(int rc)
 {
-	return rc == NC2_ERR_PEER_RING_INDEX || rc == NC2_ERR_PEER_MSG_SIZE;
+	return rc == NC2_ERR_PEER_RING_INDEX || rc == NC2_ERR_PEER_MSG_SIZE ||
+	       rc == NC2_ERR_PEER_RESERVED; /* PAD with header flags set */
 }
 
 START_TEST(test_random_consumer)
@@ -1558,6 +1574,7 @@ static Suite *ring_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_hostile_prod_index);
 	tcase_add_test(tc, test_hostile_msg_size);
+	tcase_add_test(tc, test_pad_flags);
 	tcase_add_test(tc, test_header_copied_once);
 	tcase_add_test(tc, test_hostile_cons_index);
 	tcase_add_test(tc, test_random_consumer);

@@ -186,7 +186,10 @@ NC2_API int nc2_channel_poll(nc2_channel *ch, nc2_rxbuf *pkts, uint32_t n);
  */
 NC2_API int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt);
 
-/** Frontend: collect up to \p n cookies of completed sends. \return count. */
+/** Collect up to \p n cookies of completed sends (frontend sends that
+ * needed FINISH_PACKET or went inline; backend deferred sends). Works in any
+ * state, also after failure, so the embedder can take its buffers back.
+ * \return count. */
 NC2_API int nc2_channel_tx_done(nc2_channel *ch, uint64_t *cookies, uint32_t n);
 
 /** Publish queued messages and consumption. \return 1 when the peer must be
