@@ -13,6 +13,8 @@
 
 #include <nc2/bufid.h>
 
+#include "layout.h"
+
 struct nc2_bufid {
 	uint32_t capacity;
 	uint32_t nr_free; /* entries on the free stack */
@@ -24,18 +26,6 @@ struct nc2_bufid {
 
 #define GEN_SHIFT 16u
 #define IDX_MASK  0xffffu
-
-/* Overflow-checked a + b; 0 (never a valid size here) on overflow. */
-static size_t add_size(size_t a, size_t b)
-{
-	return a > (size_t)-1 - b ? 0 : a + b;
-}
-
-static size_t align8(size_t v)
-{
-	size_t r = add_size(v, 7);
-	return r == 0 ? 0 : r & ~(size_t)7;
-}
 
 struct layout {
 	size_t bitmap, gen, stack, total;
@@ -49,10 +39,10 @@ static int compute_layout(uint32_t capacity, struct layout *l)
 	 * 32-bit size_t; the checked additions keep it that way if the limit
 	 * ever grows. */
 	size_t words = ((size_t)capacity + 63u) / 64u;
-	l->bitmap = align8(sizeof(struct nc2_bufid));
-	l->gen = align8(add_size(l->bitmap, words * sizeof(uint64_t)));
-	l->stack = add_size(l->gen, (size_t)capacity * sizeof(uint16_t));
-	l->total = align8(add_size(l->stack, (size_t)capacity * sizeof(uint16_t)));
+	l->bitmap = nc2_align8(sizeof(struct nc2_bufid));
+	l->gen = nc2_align8(nc2_add_size(l->bitmap, words * sizeof(uint64_t)));
+	l->stack = nc2_add_size(l->gen, (size_t)capacity * sizeof(uint16_t));
+	l->total = nc2_align8(nc2_add_size(l->stack, (size_t)capacity * sizeof(uint16_t)));
 	if (l->bitmap == 0 || l->gen == 0 || l->stack == 0 || l->total == 0)
 		return NC2_ERR_INVALID_ARG;
 	return NC2_OK;

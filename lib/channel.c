@@ -15,6 +15,7 @@
 #include <nc2/gcache.h>
 #include <nc2/version.h>
 
+#include "layout.h"
 #include "le.h"
 
 #define TX_MAX_GRANTS         17u /* pages a 64 KiB payload can touch */
@@ -140,11 +141,6 @@ struct nc2_channel {
 
 /* ---- memory layout ---------------------------------------------------- */
 
-static size_t align8(size_t v)
-{
-	return (v + 7u) & ~(size_t)7u;
-}
-
 struct layout {
 	size_t chan, msg, txids, slots, cq, finq, gpages, rxbs, rx_slot_buf, rxids, posted, gcache,
 	    total;
@@ -160,7 +156,7 @@ static uint32_t total_rx_bufs(const nc2_channel_config *c)
 
 static uint32_t pool_slot_size(const nc2_channel_config *c)
 {
-	return (uint32_t)align8(c->hdr_copy);
+	return (uint32_t)nc2_align8(c->hdr_copy);
 }
 
 static uint32_t rx_pages(const nc2_channel_config *c)
@@ -230,10 +226,10 @@ static size_t plan(const nc2_channel_config *c, struct layout *l)
 	memset(l, 0, sizeof(*l));
 	if (!config_ok(c))
 		return 0;
-#define TAKE(field, bytes)                   \
-	do {                                 \
-		l->field = off;              \
-		off = align8(off + (bytes)); \
+#define TAKE(field, bytes)                                    \
+	do {                                                  \
+		l->field = off;                               \
+		off = nc2_align8(nc2_add_size(off, (bytes))); \
 	} while (0)
 	TAKE(chan, sizeof(struct nc2_channel));
 	TAKE(msg, msg_cap(c));
@@ -362,6 +358,20 @@ static int cq_full(const nc2_channel *ch)
 
 /* ---- init --------------------------------------------------------------- */
 
+/* Frontend: append RX buffer \p b to its queue's list of unposted buffers. */
+static void requeue_rxb(nc2_channel *ch, uint32_t b)
+{
+	struct rxb *r = &ch->rxbs[b];
+	struct fe_queue *fq = &ch->fq[r->queue];
+	r->state = RXB_UNPOSTED;
+	r->next = NONE;
+	if (fq->tail == NONE)
+		fq->head = b;
+	else
+		ch->rxbs[fq->tail].next = b;
+	fq->tail = b;
+}
+
 static void carve_frontend(nc2_channel *ch)
 {
 	const nc2_channel_config *c = &ch->cfg;
@@ -390,13 +400,7 @@ static void carve_frontend(nc2_channel *ch)
 			r->len = (uint16_t)c->rxq[q].buf_size;
 			r->addr = ch->gpages[pg - 1].addr + r->off;
 			r->queue = (uint8_t)q;
-			r->state = RXB_UNPOSTED;
-			r->next = NONE;
-			if (ch->fq[q].tail == NONE)
-				ch->fq[q].head = b;
-			else
-				ch->rxbs[ch->fq[q].tail].next = b;
-			ch->fq[q].tail = b;
+			requeue_rxb(ch, b);
 		}
 	}
 	ch->nr_rxbs = b;
@@ -897,15 +901,7 @@ static int pull_posted(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb, uint32_
 		ch->st.rx_buffers_posted--;
 		rb->queue = r->queue;
 		/* Back on the queue's unposted list; refill() posts it again. */
-		uint32_t b = ch->rx_slot_buf[slot];
-		struct fe_queue *fq = &ch->fq[r->queue];
-		r->state = RXB_UNPOSTED;
-		r->next = NONE;
-		if (fq->tail == NONE)
-			fq->head = b;
-		else
-			ch->rxbs[fq->tail].next = b;
-		fq->tail = b;
+		requeue_rxb(ch, ch->rx_slot_buf[slot]);
 	}
 	return fits ? NC2_OK : NC2_ERR_NOSPACE;
 }
@@ -1090,18 +1086,8 @@ static int on_returned(nc2_channel *ch, const nc2_msg *m)
 		ch->st.rx_buffers_posted--;
 		ch->st.buffers_returned++;
 		r->state = RXB_RETURNED;
-		if (ch->state != NC2_CH_CLOSING) {
-			/* The backend shed it; offer it again later. */
-			uint32_t b = ch->rx_slot_buf[slot];
-			struct fe_queue *fq = &ch->fq[r->queue];
-			r->state = RXB_UNPOSTED;
-			r->next = NONE;
-			if (fq->tail == NONE)
-				fq->head = b;
-			else
-				ch->rxbs[fq->tail].next = b;
-			fq->tail = b;
-		}
+		if (ch->state != NC2_CH_CLOSING)
+			requeue_rxb(ch, ch->rx_slot_buf[slot]); /* the backend shed it */
 	}
 	return NC2_OK;
 }

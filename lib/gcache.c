@@ -27,6 +27,8 @@
 
 #include <nc2/gcache.h>
 
+#include "layout.h"
+
 #define NIL 0xffffffffu
 
 enum {
@@ -60,17 +62,6 @@ struct nc2_gcache {
 
 /* ---- layout ---------------------------------------------------------------- */
 
-static size_t add_size(size_t a, size_t b)
-{
-	return a > (size_t)-1 - b ? 0 : a + b;
-}
-
-static size_t align8(size_t v)
-{
-	size_t r = add_size(v, 7);
-	return r == 0 ? 0 : r & ~(size_t)7;
-}
-
 struct layout {
 	size_t entries, table, total;
 	uint32_t tsize;
@@ -84,9 +75,9 @@ static int compute_layout(uint32_t capacity, struct layout *l)
 	while (tsize < 2u * capacity) /* capacity <= 65536: no overflow */
 		tsize <<= 1;
 	l->tsize = tsize;
-	l->entries = align8(sizeof(struct nc2_gcache));
-	l->table = align8(add_size(l->entries, (size_t)capacity * sizeof(struct entry)));
-	l->total = align8(add_size(l->table, (size_t)tsize * sizeof(uint32_t)));
+	l->entries = nc2_align8(sizeof(struct nc2_gcache));
+	l->table = nc2_align8(nc2_add_size(l->entries, (size_t)capacity * sizeof(struct entry)));
+	l->total = nc2_align8(nc2_add_size(l->table, (size_t)tsize * sizeof(uint32_t)));
 	if (l->entries == 0 || l->table == 0 || l->total == 0)
 		return NC2_ERR_INVALID_ARG;
 	return NC2_OK;
