@@ -29,12 +29,16 @@
  * xen/grant_table.h: grant writes GTF_permit_access (| GTF_readonly), revoke
  * clears it with a compare-and-swap that fails while Xen has set
  * GTF_reading/GTF_writing, i.e. while the peer maps the page (revoke returns
- * NC2_ERR_AGAIN, like gnttab_end_foreign_access_ref). Xen then refuses the
- * peer's maps and copies of revoked references and writable maps and copies
- * into read-only ones. The entries' domid and frame stay as gntalloc wrote
+ * NC2_ERR_AGAIN, like gnttab_end_foreign_access_ref); end_access() does the
+ * same but keeps the reference counted until revoke (a page whose access
+ * was ended cannot be granted again before that: NC2_ERR_AGAIN). Xen then
+ * refuses the peer's maps and copies of revoked or ended references and
+ * writable maps and copies into read-only ones. The entries' domid and frame stay as gntalloc wrote
  * them; the kernel ends them normally when the region is freed.
  * This needs a PV domain with grant table v1, /dev/xen/privcmd and the
- * right to map own frames (dom0 and PV domUs have it). Where it is not
+ * right to map own frames (dom0 and PV domUs have it; Linux 6.1.x restricts
+ * privcmd in a domU to a device model's target domain unless xen-privcmd is
+ * loaded with unrestricted=1, which kernel lockdown forbids). Where it is not
  * available (or NC2_XEN_F_NO_DIRECT), the transport falls back to
  * "bookkeeping" mode: grant/revoke only track the region's pages in the
  * transport, every page of the region stays granted writable to the peer
@@ -200,7 +204,7 @@ typedef struct nc2_xen_stats {
 	uint32_t grants_active; /**< region pages currently granted */
 	uint32_t maps_active;   /**< peer pages mapped through map() */
 	uint32_t ring_mapped;   /**< ring pages mapped (backend) or shared (frontend) */
-	uint64_t grants, revokes, revoke_busy;
+	uint64_t grants, revokes, revoke_busy, ended;
 	uint64_t map_calls, map_pages, map_fallbacks, unmap_pages;
 	uint64_t copy_calls, copy_segs, copy_failed;
 	uint64_t notifies, events;
