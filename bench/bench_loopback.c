@@ -196,6 +196,8 @@ static void nc2_setup(struct ctx *c)
 	int rc;
 	nc2_channel_config_default(&c->fcfg, NC2_ROLE_FRONTEND);
 	nc2_channel_config_default(&c->bcfg, NC2_ROLE_BACKEND);
+	/* The message snapshot is sized for the rings actually used. */
+	c->fcfg.max_ring_order = c->bcfg.max_ring_order = c->ring_order;
 	/* RX buffers: one page each, as many as netif has rx slots. */
 	c->fcfg.nr_rxq = 1;
 	c->fcfg.rxq[0] = (nc2_rxq_config){.buf_size = PAGE, .nr_bufs = RX_BUFS, .is_default = 1};
@@ -691,6 +693,7 @@ static void footprint(const struct opts *o)
 	nc2_channel_config_default(&b, NC2_ROLE_BACKEND);
 	fd = f;
 	bd = b;
+	f.max_ring_order = b.max_ring_order = o->ring_order;
 	f.rxq[0] = (nc2_rxq_config){.buf_size = PAGE, .nr_bufs = RX_BUFS, .is_default = 1};
 	size_t ring = PAGE + 2 * ((size_t)1 << (o->ring_order < 12 ? 12 : o->ring_order));
 	size_t ffp = nc2_channel_footprint(&f), bfp = nc2_channel_footprint(&b);
