@@ -8,6 +8,7 @@
 #   make demo    build and run examples/nc2-demo
 #   make check   build and run every test, plain and sanitized
 #   make fuzz    build the fuzzers;  make fuzz-run FUZZ_SECONDS=N  runs them
+#   make bench-shm  two-process shm benchmark against DPDK memif and vhost-user
 #   make clean   remove the build trees
 
 CMAKE ?= cmake
@@ -24,7 +25,7 @@ BUILD_FUZZ := build-fuzz
 export ASAN_OPTIONS ?= detect_leaks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps configure build demo demo-run check check-plain check-asan fuzz fuzz-run clean
+.PHONY: all deps configure build demo demo-run check check-plain check-asan fuzz fuzz-run bench-shm clean
 
 all: build
 
@@ -68,6 +69,10 @@ fuzz:
 
 fuzz-run: fuzz
 	NC2_FUZZ_SECONDS=$(FUZZ_SECONDS) sh cmake/run-fuzzers.sh $(BUILD_FUZZ)
+
+BENCH_SHM_ARGS ?=
+bench-shm: configure
+	sh bench/run-shm-bench.sh $(BUILD) $(BENCH_SHM_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
