@@ -218,6 +218,12 @@ static void nc2_setup(struct ctx *c)
 	uint8_t *tx = c->fcfg.grant_mem + gm;
 	for (uint32_t i = 0; i < NR_TX_BUFS; i++)
 		c->txbuf[i] = tx + (size_t)i * TX_BUF_PAGES * PAGE;
+	/* The TX buffers are recycled: register them as tx_mem (granted once,
+	 * sticky) and let the backend's cache keep every sticky page mapped,
+	 * as a vhost-user backend maps all of guest memory once. */
+	c->fcfg.tx_mem = tx;
+	c->fcfg.tx_mem_len = (size_t)NR_TX_BUFS * TX_BUF_PAGES * PAGE;
+	c->bcfg.gcache_entries = (uint32_t)((gm + c->fcfg.tx_mem_len) / PAGE);
 
 	nc2_ring_mem fview, bview;
 	if ((rc = nc2_lo_transport_open(c->w, c->fe_dom, c->be_dom, &c->fe_t)) < 0 ||

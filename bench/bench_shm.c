@@ -302,6 +302,8 @@ static void consume(struct ep *e, const uint8_t *buf, uint32_t len)
 
 /* ---- libnc2 endpoint ------------------------------------------------------- */
 
+static uint32_t tx_pages(const struct tcfg *cfg);
+
 static void nc2_cfg(const struct ep *e, nc2_channel_config *cfg)
 {
 	nc2_channel_config_default(cfg, e->fe ? NC2_ROLE_FRONTEND : NC2_ROLE_BACKEND);
@@ -313,8 +315,8 @@ static void nc2_cfg(const struct ep *e, nc2_channel_config *cfg)
 		cfg->rxq[0] = (nc2_rxq_config){
 		    .buf_size = FE_RX_BUF, .nr_bufs = e->cfg->inflight, .is_default = 1};
 	} else {
-		/* Map every RX buffer page and the header pool. */
-		cfg->gcache_entries = e->cfg->inflight * FE_RX_BUF / PAGE + 64;
+		/* Map every RX buffer page, the header pool and tx_mem. */
+		cfg->gcache_entries = e->cfg->inflight * FE_RX_BUF / PAGE + 64 + tx_pages(e->cfg);
 		cfg->max_posted = e->cfg->inflight > 1024 ? e->cfg->inflight : 1024;
 	}
 }
@@ -547,6 +549,9 @@ static void nc2_attach(struct ep *e)
 		cfg.grant_mem = e->gm;
 		cfg.grant_mem_len = need;
 		carve_tx(e, e->gm + at);
+		/* The sender's recycled buffers, granted once (sticky). */
+		cfg.tx_mem = e->gm + at;
+		cfg.tx_mem_len = (size_t)tx_pages(e->cfg) * PAGE;
 	}
 	size_t fp = nc2_channel_footprint(&cfg);
 	e->chmem = aligned_alloc(64, (fp + 63) & ~(size_t)63);

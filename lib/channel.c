@@ -34,11 +34,12 @@
 
 enum gpage_state { GP_FREE, GP_GRANTED, GP_UNGRANTING, GP_REVOKED };
 
-struct gpage { /* frontend: a page of grant_mem it granted */
+struct gpage { /* frontend: a page of grant_mem or tx_mem it granted */
 	uint8_t *addr;
 	uint32_t gref;
 	uint8_t state;
 	uint8_t sticky;
+	uint8_t ro; /* header pool and tx_mem: the backend only reads them */
 };
 
 enum rxb_state { RXB_UNPOSTED, RXB_POSTED, RXB_RETURNED };
@@ -108,12 +109,14 @@ struct nc2_channel {
 	/* replies owed to the peer */
 	uint32_t *finq;
 	uint32_t finq_len;
+	uint64_t finq_seen[4]; /* a bit per id hash in finq: most ids skip the scan */
 	uint32_t ackq[ACKQ_CAP];
 	uint32_t ackq_len;
 
 	/* frontend */
 	struct gpage *gpages;
 	uint32_t nr_gpages, nr_pool_pages, pool_slot, pool_per_page;
+	uint32_t tx_gpage0; /* gpages[tx_gpage0...]: cfg.tx_mem, page by page */
 	struct rxb *rxbs;
 	uint32_t nr_rxbs;
 	uint32_t *rx_slot_buf; /* rx bufid slot -> rxb index */
@@ -175,6 +178,11 @@ static uint32_t pool_pages(const nc2_channel_config *c)
 	return (c->tx_slots + per - 1) / per;
 }
 
+static uint32_t tx_mem_pages(const nc2_channel_config *c)
+{
+	return (uint32_t)(c->tx_mem_len / NC2_PAGE_SIZE);
+}
+
 static int config_ok(const nc2_channel_config *c)
 {
 	if (c == NULL || c->struct_size < sizeof(*c))
@@ -202,6 +210,10 @@ static int config_ok(const nc2_channel_config *c)
 			defaults += r->is_default ? 1u : 0u;
 		}
 		if (defaults > 1 || total_rx_bufs(c) > NC2_BUFID_MAX_CAPACITY)
+			return 0;
+		if (c->tx_mem_len > NC2_CHANNEL_MAX_TX_MEM || (c->tx_mem_len % NC2_PAGE_SIZE) ||
+		    (c->tx_mem_len &&
+		     (c->tx_mem == NULL || ((uintptr_t)c->tx_mem & (NC2_PAGE_SIZE - 1)))))
 			return 0;
 	} else {
 		if (c->max_posted == 0 || c->max_posted > (1u << 20) ||
@@ -239,7 +251,8 @@ static size_t plan(const nc2_channel_config *c, struct layout *l)
 	TAKE(finq, sizeof(uint32_t) * (c->max_packets ? c->max_packets : 1u));
 	if (c->role == NC2_ROLE_FRONTEND) {
 		uint32_t nb = total_rx_bufs(c);
-		TAKE(gpages, sizeof(struct gpage) * (pool_pages(c) + rx_pages(c)));
+		TAKE(gpages, sizeof(struct gpage) *
+				 ((size_t)pool_pages(c) + rx_pages(c) + tx_mem_pages(c)));
 		TAKE(rxbs, sizeof(struct rxb) * nb);
 		TAKE(rx_slot_buf, sizeof(uint32_t) * nb);
 		TAKE(rxids, nc2_bufid_footprint(nb));
@@ -383,7 +396,7 @@ static void carve_frontend(nc2_channel *ch)
 	ch->pool_per_page = NC2_PAGE_SIZE / ch->pool_slot;
 	for (; pg < ch->nr_pool_pages; pg++) {
 		ch->gpages[pg].addr = mem + (size_t)pg * NC2_PAGE_SIZE;
-		ch->gpages[pg].sticky = 1;
+		ch->gpages[pg].ro = 1;
 	}
 	uint32_t b = 0;
 	for (uint32_t q = 0; q < c->nr_rxq; q++) {
@@ -404,6 +417,11 @@ static void carve_frontend(nc2_channel *ch)
 		}
 	}
 	ch->nr_rxbs = b;
+	ch->tx_gpage0 = pg;
+	for (uint32_t i = 0; i < tx_mem_pages(c); i++, pg++) {
+		ch->gpages[pg].addr = c->tx_mem + (size_t)i * NC2_PAGE_SIZE;
+		ch->gpages[pg].ro = 1;
+	}
 	ch->nr_gpages = pg;
 }
 
@@ -555,8 +573,7 @@ static int grant_pages(nc2_channel *ch)
 		struct gpage *g = &ch->gpages[i];
 		if (g->state != GP_FREE)
 			continue;
-		/* Pool pages are read by the backend; RX pages are written by it. */
-		uint32_t fl = i < ch->nr_pool_pages ? NC2_GNT_READONLY | sticky : sticky;
+		uint32_t fl = g->ro ? NC2_GNT_READONLY | sticky : sticky;
 		int rc = nc2_tp_grant(ch->t, g->addr, fl, &g->gref);
 		if (rc < 0)
 			return rc;
@@ -731,6 +748,9 @@ static int refill(nc2_channel *ch)
 		ch->finq_len--;
 		ch->st.finish_sent++;
 	}
+	/* Bits only go when the queue is empty: a stale bit costs a scan, never
+	 * a missed duplicate. */
+	memset(ch->finq_seen, 0, sizeof(ch->finq_seen));
 	/* Returned buffers before un-grant acks: the frontend may revoke a page
 	 * once acked, which must not happen while a buffer in it is posted. */
 	if (!is_fe(ch) && (rc = return_buffers(ch)) < 0)
@@ -918,9 +938,14 @@ static int on_packet(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
 	    p->type == NC2_PACKET_TYPE_receiver_copy || p->type == NC2_PACKET_TYPE_receiver_map;
 	if (finish) {
 		/* Outstanding here = received, FINISH not yet written. */
-		for (uint32_t i = 0; i < ch->finq_len; i++)
-			if (ch->finq[i] == p->id)
-				return NC2_ERR_PEER_BAD_ID;
+		uint32_t h = (p->id * 0x9e3779b1u) >> 24;
+		uint64_t bit = 1ull << (h & 63);
+		if (ch->finq_seen[h >> 6] & bit) {
+			for (uint32_t i = 0; i < ch->finq_len; i++)
+				if (ch->finq[i] == p->id)
+					return NC2_ERR_PEER_BAD_ID;
+		}
+		ch->finq_seen[h >> 6] |= bit;
 		if (ch->finq_len >= ch->cfg.max_packets)
 			return NC2_ERR_PEER_LIMIT; /* more in flight than SET_MAX_PACKETS allowed */
 	}
@@ -1302,14 +1327,18 @@ static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet
 }
 
 /* Payload granted page by page, FINISHed by the peer. The frontend puts the
- * header in its sticky pool (receiver_map); the backend defers the copy to
- * the frontend (receiver_copy) with a deadline. */
+ * header in its sticky pool (receiver_map), or, for a packet in tx_mem,
+ * names the pages granted at connect; the backend defers the copy to the
+ * frontend (receiver_copy) with a deadline. */
 static int send_granted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p)
 {
 	nc2_frag frags[TX_MAX_GRANTS + 1];
 	uint32_t id, nf = 0;
 	int fe = is_fe(ch);
-	int use_pool = fe && (ch->features & NC2_FEATURE_STICKY) && ch->peer_max_frags >= 2;
+	uintptr_t txm = (uintptr_t)ch->cfg.tx_mem, in = (uintptr_t)pkt->data - txm;
+	int in_txm = fe && in < ch->cfg.tx_mem_len && pkt->len <= ch->cfg.tx_mem_len - in;
+	int use_pool =
+	    fe && !in_txm && (ch->features & NC2_FEATURE_STICKY) && ch->peer_max_frags >= 2;
 	uint32_t h = use_pool ? (pkt->len < ch->cfg.hdr_copy ? pkt->len : ch->cfg.hdr_copy) : 0;
 
 	uintptr_t a = (uintptr_t)(pkt->data + h), end = (uintptr_t)(pkt->data + pkt->len);
@@ -1349,13 +1378,19 @@ static int send_granted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_pack
 	while (a < end) {
 		uintptr_t page = a & ~(uintptr_t)(NC2_PAGE_SIZE - 1);
 		uintptr_t stop = page + NC2_PAGE_SIZE < end ? page + NC2_PAGE_SIZE : end;
-		uint32_t gref;
-		rc = nc2_tp_grant(ch->t, (void *)page, NC2_GNT_READONLY, &gref);
-		if (rc < 0)
-			goto undo;
-		s->grefs[s->nr_grefs++] = gref;
-		frags[nf++] = (nc2_frag){
-		    .ref = gref, .off = (uint16_t)(a - page), .size = (uint16_t)(stop - a)};
+		nc2_frag *f = &frags[nf++];
+		*f = (nc2_frag){.off = (uint16_t)(a - page), .size = (uint16_t)(stop - a)};
+		if (in_txm) {
+			const struct gpage *g =
+			    &ch->gpages[ch->tx_gpage0 + (uint32_t)((page - txm) / NC2_PAGE_SIZE)];
+			f->ref = g->gref;
+			f->flags = g->sticky ? NC2_FRAG_STICKY : 0;
+		} else {
+			rc = nc2_tp_grant(ch->t, (void *)page, NC2_GNT_READONLY, &f->ref);
+			if (rc < 0)
+				goto undo;
+			s->grefs[s->nr_grefs++] = f->ref;
+		}
 		a = stop;
 	}
 	p->type = fe ? NC2_PACKET_TYPE_receiver_map : NC2_PACKET_TYPE_receiver_copy;

@@ -235,7 +235,8 @@ static inline void *ch_alloc64(size_t n)
 /*
  * Build a world, rings of 2^order, and a channel for each config given
  * (NULL: that side is played by hand). tx_pages of grantable frontend
- * memory follow the grant memory, cut into slots of slot_pages.
+ * memory follow the grant memory, cut into slots of slot_pages; a frontend
+ * config with tx_mem_len gets tx_mem pointed at them.
  */
 static inline ch_pair *ch_pair_new(const nc2_channel_config *fcfg, const nc2_channel_config *bcfg,
 				   uint32_t order, uint32_t tx_pages, uint32_t slot_pages)
@@ -250,7 +251,9 @@ static inline ch_pair *ch_pair_new(const nc2_channel_config *fcfg, const nc2_cha
 	p->ring_pages = 1 + 2 * ch_lo_ring_pages(order);
 	if (fcfg) {
 		p->fcfg = *fcfg;
-		size_t gm = nc2_channel_grant_mem_size(fcfg);
+		nc2_channel_config sz = *fcfg;
+		sz.tx_mem_len = 0; /* a tx_mem asked for is pointed at txmem below */
+		size_t gm = nc2_channel_grant_mem_size(&sz);
 		ck_assert_uint_gt(gm, 0);
 		p->gm_pages = (uint32_t)(gm / CH_PAGE);
 	} else {
@@ -297,6 +300,10 @@ static inline ch_pair *ch_pair_new(const nc2_channel_config *fcfg, const nc2_cha
 		if (s == CH_FE) {
 			cc.grant_mem = p->fe_ram + (size_t)p->ring_pages * CH_PAGE;
 			cc.grant_mem_len = (size_t)p->gm_pages * CH_PAGE;
+			if (cc.tx_mem_len) {
+				ck_assert_uint_le(cc.tx_mem_len, (size_t)tx_pages * CH_PAGE);
+				cc.tx_mem = p->txmem;
+			}
 			p->fcfg = cc;
 		}
 		size_t fp = nc2_channel_footprint(&cc);

@@ -807,6 +807,27 @@ START_TEST(test_init_args)
 	c = f;
 	c.grant_mem_len -= CH_PAGE;
 	ck_assert_int_eq(nc2_channel_init(&ch, mem, fp, &c, t, &p->fview), NC2_ERR_INVALID_ARG);
+	/* tx_mem: page-aligned, whole pages, present when a length is given. */
+	uint8_t *txm = p->fe_ram + (size_t)(p->ring_pages + p->gm_pages) * CH_PAGE;
+	const struct {
+		uint8_t *mem;
+		size_t len;
+	} bad_txm[] = {{NULL, CH_PAGE},
+		       {txm + 8, CH_PAGE},
+		       {txm, CH_PAGE + 1},
+		       {txm, NC2_CHANNEL_MAX_TX_MEM + CH_PAGE}};
+	for (size_t i = 0; i < sizeof(bad_txm) / sizeof(bad_txm[0]); i++) {
+		c = f;
+		c.tx_mem = bad_txm[i].mem;
+		c.tx_mem_len = bad_txm[i].len;
+		ck_assert_uint_eq(nc2_channel_footprint(&c), 0);
+		ck_assert_int_eq(nc2_channel_init(&ch, mem, fp, &c, t, &p->fview),
+				 NC2_ERR_INVALID_ARG);
+	}
+	c = f;
+	c.tx_mem = txm;
+	c.tx_mem_len = 4 * CH_PAGE;
+	ck_assert_uint_gt(nc2_channel_footprint(&c), fp); /* four more gpages */
 	nc2_transport_ops ops = *t->ops;
 	nc2_transport old = *t;
 	ops.version = 0;
@@ -1305,6 +1326,82 @@ START_TEST(test_gcache)
 	ck_assert_uint_eq(ch_stats(p, CH_BE).ungrants, FE_GPAGES);
 	ck_assert_uint_eq(be_live_maps(p), 0);
 	ch_release_ok(p);
+}
+END_TEST
+
+/* Frames sent from tx_mem: its pages are granted once at connect (sticky,
+ * read-only) and named directly, so no frame costs a grant, a revoke or a
+ * header copy; the backend reads them through its cache (or by grant copy
+ * when STICKY is off). Frames straddle page boundaries; a frame outside
+ * tx_mem still goes the per-packet way. */
+START_TEST(test_tx_mem)
+{
+	for (int sticky = 0; sticky < 2; sticky++) {
+		nc2_channel_config f, b;
+		cfg_fe(&f);
+		cfg_be(&b);
+		if (!sticky)
+			b.features &= ~NC2_FEATURE_STICKY;
+		f.tx_mem_len = 32 * CH_PAGE; /* slots 0..15 of 2 pages; 16..31 outside */
+		ch_pair *p = ch_pair_new(&f, &b, 15, 64, 2);
+		ch_connect(p);
+		nc2_channel_stats fs = ch_stats(p, CH_FE);
+		ck_assert_uint_eq(fs.grants, FE_GPAGES + 32);
+		uint32_t total;
+		ck_assert_uint_eq(count_grants(p, NC2_GNT_STICKY, &total),
+				  sticky ? FE_GPAGES + 32 : 0);
+		ck_assert_uint_eq(count_grants(p, NC2_GNT_READONLY, NULL), FE_POOL_PAGES + 32);
+		uint64_t grants0 = fs.grants;
+
+		/* 16 frames in flight use slots 0..15 (ch_slot takes the lowest
+		 * free one): all in tx_mem. */
+		tu_rng r;
+		tu_rng_seed(&r, 0x7e3e);
+		uint32_t seq = 0;
+		for (uint32_t round = 0; round < 100; round++) {
+			for (uint32_t i = 0; i < 16; i++) {
+				uint32_t len = tu_range(&r, 129, 2 * CH_PAGE);
+				uint32_t off = tu_range(&r, 0, 2 * CH_PAGE - len);
+				ck_assert_int_eq(
+				    ch_send(p, CH_FE,
+					    &(ch_tx){.len = len, .seq = seq++, .off = off}),
+				    NC2_OK);
+			}
+			ch_pump_ok(p);
+		}
+		fs = ch_stats(p, CH_FE);
+		nc2_channel_stats bs = ch_stats(p, CH_BE);
+		ck_assert_uint_eq(p->side[CH_BE].rx_count, seq);
+		ck_assert_uint_eq(p->side[CH_FE].done_count, seq);
+		ck_assert_uint_eq(fs.tx_granted, seq);
+		ck_assert_uint_eq(fs.grants, grants0);
+		ck_assert_uint_eq(fs.revokes, 0);
+		if (sticky) {
+			ck_assert_uint_eq(bs.copy_segs, 0);
+			ck_assert_uint_le(bs.cache_misses, 32);
+			ck_assert_uint_gt(bs.cache_hits, seq);
+		} else {
+			ck_assert_uint_eq(bs.cache_hits + bs.cache_misses, 0);
+			ck_assert_uint_ge(bs.copy_segs, seq);
+		}
+
+		/* Slots 16..31 lie outside tx_mem: a grant per page, revoked on
+		 * FINISH. */
+		for (uint32_t i = 0; i < 32; i++)
+			ck_assert_int_eq(
+			    ch_send(p, CH_FE, &(ch_tx){.len = 1500, .seq = seq++, .off = 100}),
+			    NC2_OK);
+		ch_pump_ok(p);
+		fs = ch_stats(p, CH_FE);
+		ck_assert_uint_eq(p->side[CH_BE].rx_count, seq);
+		ck_assert_uint_eq(fs.grants, grants0 + 16);
+		ck_assert_uint_eq(fs.revokes, 16);
+
+		ch_close(p);
+		ck_assert_uint_eq(ch_stats(p, CH_FE).ungrants, sticky ? FE_GPAGES + 32 : 0);
+		ck_assert_uint_eq(be_live_maps(p), 0);
+		ch_release_ok(p);
+	}
 }
 END_TEST
 
@@ -2019,6 +2116,7 @@ static Suite *channel_suite(void)
 
 	tc = tcase_create("gcache");
 	tcase_add_test(tc, test_gcache);
+	tcase_add_test(tc, test_tx_mem);
 	tcase_add_test(tc, test_gcache_shutdown_in_flight);
 	suite_add_tcase(s, tc);
 

@@ -21,7 +21,11 @@
  * small); larger ones put their first hdr_copy octets in a slot of the
  * sticky-granted header pool and grant the rest of the payload page by page
  * (type receiver_map, read-only grants, revoked on FINISH_PACKET). Payload
- * memory must therefore be grantable by the transport. RX buffers are carved
+ * memory must therefore be grantable by the transport. Packets that lie in
+ * cfg->tx_mem skip all of that: its pages are granted once, sticky, so the
+ * backend keeps them mapped in its cache and a packet is just references
+ * into them (the way virtio and memif transmit from registered buffers).
+ * RX buffers are carved
  * from cfg->grant_mem, granted once, posted per queue and re-posted as
  * packets are received.
  * Backend: received PACKETs are copied into the caller's buffers (header
@@ -50,7 +54,8 @@ extern "C" {
 #define NC2_ROLE_FRONTEND 1
 #define NC2_ROLE_BACKEND  2
 
-#define NC2_CHANNEL_MAX_RXQ 8u /* RX queues a frontend config can describe */
+#define NC2_CHANNEL_MAX_RXQ    8u                /* RX queues a frontend config can describe */
+#define NC2_CHANNEL_MAX_TX_MEM ((size_t)1 << 30) /* largest tx_mem_len */
 
 /** One RX queue the frontend creates. */
 typedef struct nc2_rxq_config {
@@ -76,6 +81,12 @@ typedef struct nc2_channel_config {
 	nc2_rxq_config rxq[NC2_CHANNEL_MAX_RXQ];
 	uint8_t *grant_mem;   /**< page-aligned grantable memory */
 	size_t grant_mem_len; /**< >= nc2_channel_grant_mem_size(cfg) */
+	uint8_t *tx_mem;      /**< optional page-aligned grantable memory the
+				 embedder sends from, granted once (read-only,
+				 sticky when negotiated): packets inside it
+				 need no grant, revoke or header-pool copy */
+	size_t tx_mem_len;    /**< multiple of the page size, at most
+				 NC2_CHANNEL_MAX_TX_MEM; 0 = no tx_mem */
 	/* backend */
 	uint32_t max_posted;       /**< posted buffers we track, >= 1 */
 	uint32_t gcache_entries;   /**< grant cache capacity and advertised size */
