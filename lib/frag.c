@@ -5,7 +5,9 @@
  */
 #include <nc2/frag.h>
 
-static int is_grant_type(uint8_t ptype)
+#include "le.h"
+
+static inline int is_grant_type(uint8_t ptype)
 {
 	return ptype == NC2_PACKET_TYPE_receiver_copy || ptype == NC2_PACKET_TYPE_receiver_map;
 }
@@ -25,12 +27,9 @@ int nc2_frag_validate(const nc2_frag *f, uint8_t ptype, const nc2_limits *lim)
 	return NC2_OK;
 }
 
-int nc2_offload_validate(const struct nc2_msg_packet *p, uint32_t offloads, uint32_t total)
+/* Checksum and segmentation fields of a packet that uses at least one. */
+static int offload_check(const struct nc2_msg_packet *p, uint32_t offloads, uint32_t total)
 {
-	/* Common case first: no offload field in use. */
-	if (((p->flags & NC2_PACKET_FLAG_csum_blank) | p->seg_type | p->mss | p->csum_start |
-	     p->csum_offset) == 0)
-		return NC2_OK;
 	if (p->flags & NC2_PACKET_FLAG_csum_blank) {
 		if (!(offloads & NC2_OFFLOAD_CSUM))
 			return NC2_ERR_PEER_OFFLOAD;
@@ -64,6 +63,19 @@ int nc2_offload_validate(const struct nc2_msg_packet *p, uint32_t offloads, uint
 	return NC2_OK;
 }
 
+/* True when no offload field is in use (the common case, checked inline;
+ * offload_check() has the rules for the rest). */
+static inline int offload_none(const struct nc2_msg_packet *p)
+{
+	return ((p->flags & NC2_PACKET_FLAG_csum_blank) | p->seg_type | p->mss | p->csum_start |
+		p->csum_offset) == 0;
+}
+
+int nc2_offload_validate(const struct nc2_msg_packet *p, uint32_t offloads, uint32_t total)
+{
+	return offload_none(p) ? NC2_OK : offload_check(p, offloads, total);
+}
+
 int nc2_packet_validate(const nc2_msg *m, const nc2_limits *lim, uint32_t *total_len)
 {
 	if (m == NULL || lim == NULL || m->type != NC2_MSG_PACKET)
@@ -87,24 +99,51 @@ int nc2_packet_validate(const nc2_msg *m, const nc2_limits *lim, uint32_t *total
 	if (p->nr_frags > lim->max_frags)
 		return NC2_ERR_PEER_TOO_MANY_FRAGS;
 
-	/* At most 8188 fragments of at most 65535 octets: no u32 overflow. */
+	/*
+	 * The rules of nc2_frag_validate() for every fragment, read straight
+	 * from the decoded message's wire fragments (as nc2_packet_frag() does:
+	 * the offset is the low 12 bits, the sticky flag the top bit) with the
+	 * packet type's branch taken once. Fragments are checked in order and
+	 * the first violation is returned, as fragment by fragment.
+	 * At most 8188 fragments of at most 65535 octets: no u32 overflow.
+	 */
 	uint32_t total = p->prefix_size;
-	for (uint32_t i = 0; i < p->nr_frags; i++) {
-		nc2_frag f;
-		nc2_packet_frag(m, i, &f);
-		int rc = nc2_frag_validate(&f, p->type, lim);
-		if (rc != NC2_OK)
-			return rc;
-		total += f.size;
+	const uint32_t nr = p->nr_frags;
+	if (is_grant_type(p->type)) {
+		/* A grant covers one page; a fragment must not run off its end. */
+		int sticky_ok = (lim->features & NC2_FEATURE_STICKY) != 0;
+		for (uint32_t i = 0; i < nr; i++) {
+			const uint8_t *w = p->frags + (size_t)i * NC2_FRAG_SIZE;
+			uint32_t size = nc2_get_le16(w + NC2_FRAG_OFF_SIZE);
+			uint32_t of = nc2_get_le16(w + NC2_FRAG_OFF_OFFSET);
+			if (size == 0 ||
+			    !nc2_range_ok(of & NC2_FRAG_OFFSET_MASK, size, NC2_PAGE_SIZE))
+				return NC2_ERR_PEER_BAD_FRAG;
+			if ((of & NC2_FRAG_WIRE_STICKY) && !sticky_ok)
+				return NC2_ERR_PEER_OFFLOAD;
+			total += size;
+		}
+	} else {
+		/* A posted buffer is already mapped by its owner: nothing to keep. */
+		for (uint32_t i = 0; i < nr; i++) {
+			const uint8_t *w = p->frags + (size_t)i * NC2_FRAG_SIZE;
+			uint32_t size = nc2_get_le16(w + NC2_FRAG_OFF_SIZE);
+			uint32_t of = nc2_get_le16(w + NC2_FRAG_OFF_OFFSET);
+			if (size == 0 || (of & NC2_FRAG_WIRE_STICKY))
+				return NC2_ERR_PEER_BAD_FRAG;
+			total += size;
+		}
 	}
 	uint32_t max = lim->max_packet_bytes < NC2_MAX_PACKET_BYTES ? lim->max_packet_bytes
 								    : NC2_MAX_PACKET_BYTES;
 	if (total < NC2_MIN_PACKET_BYTES || total > max)
 		return NC2_ERR_PEER_PACKET_SIZE;
 
-	int rc = nc2_offload_validate(p, lim->offloads, total);
-	if (rc != NC2_OK)
-		return rc;
+	if (!offload_none(p)) {
+		int rc = offload_check(p, lim->offloads, total);
+		if (rc != NC2_OK)
+			return rc;
+	}
 	if (total_len)
 		*total_len = total;
 	return NC2_OK;

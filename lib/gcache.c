@@ -128,7 +128,7 @@ int nc2_gcache_init(nc2_gcache **out, void *mem, size_t len, uint32_t capacity, 
 /* ---- hash table ------------------------------------------------------------ */
 
 /* A full-avalanche mix: grant references are often small and sequential. */
-static uint32_t hash32(uint32_t x)
+static inline uint32_t hash32(uint32_t x)
 {
 	x ^= x >> 16;
 	x *= 0x7feb352du;
@@ -139,7 +139,7 @@ static uint32_t hash32(uint32_t x)
 }
 
 /* Entry index for \p gref, or NIL; its table position in *pos. */
-static uint32_t ht_find(const nc2_gcache *c, uint32_t gref, uint32_t *pos)
+static inline uint32_t ht_find(const nc2_gcache *c, uint32_t gref, uint32_t *pos)
 {
 	uint32_t i = hash32(gref) & c->mask;
 	for (;;) {
@@ -457,34 +457,49 @@ void nc2_gcache_get_stats(const nc2_gcache *c, nc2_gcache_stats *s)
 	s->limit = c->limit;
 }
 
+/* Copy between local and a mapped page; the caller checked the bounds. */
+static inline void page_copy(void *page, uint32_t off, void *local, uint32_t len, int to_page)
+{
+	if (to_page)
+		memcpy((uint8_t *)page + off, local, len);
+	else
+		memcpy(local, (const uint8_t *)page + off, len);
+}
+
+/* nc2_gcache_copy() through get and put: a miss, or an entry that is
+ * pinned, pending or read-only for a write. Out of line, so that the
+ * common case (an idle hit) needs fewer registers saved. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static int
+copy_pinned(nc2_gcache *c, uint32_t gref, uint32_t flags, uint32_t off, void *local, uint32_t len,
+	    int to_page)
+{
+	void *page;
+	int rc = nc2_gcache_get(c, gref, flags, &page);
+	if (rc < 0)
+		return rc;
+	page_copy(page, off, local, len, to_page);
+	return nc2_gcache_put(c, gref);
+}
+
 int nc2_gcache_copy(nc2_gcache *c, uint32_t gref, uint32_t flags, uint32_t off, void *local,
 		    uint32_t len, int to_page)
 {
-	void *page;
-	int pinned = 0;
 	if (c == NULL || local == NULL || off > NC2_GCACHE_PAGE || len > NC2_GCACHE_PAGE - off)
 		return NC2_ERR_INVALID_ARG;
 	uint32_t pos;
 	uint32_t idx = ht_find(c, gref, &pos);
 	struct entry *e = idx != NIL ? &c->e[idx] : NULL;
-	if (e != NULL && e->pins == 0 && !(e->flags & E_PENDING) &&
-	    !(to_page && (e->flags & E_RO))) {
-		/* Hit on an idle entry: one lookup and an LRU touch, no pin. */
-		if (c->lru_head != idx) {
-			lru_unlink(c, idx);
-			lru_push_head(c, idx);
-		}
-		c->hits++;
-		page = e->addr;
-	} else {
-		int rc = nc2_gcache_get(c, gref, flags, &page);
-		if (rc < 0)
-			return rc;
-		pinned = 1;
+	if (e == NULL || e->pins != 0 || (e->flags & E_PENDING) || (to_page && (e->flags & E_RO)))
+		return copy_pinned(c, gref, flags, off, local, len, to_page);
+	/* Hit on an idle entry: one lookup and an LRU touch, no pin. */
+	if (c->lru_head != idx) {
+		lru_unlink(c, idx);
+		lru_push_head(c, idx);
 	}
-	if (to_page)
-		memcpy((uint8_t *)page + off, local, len);
-	else
-		memcpy(local, (const uint8_t *)page + off, len);
-	return pinned ? nc2_gcache_put(c, gref) : 0;
+	c->hits++;
+	page_copy(e->addr, off, local, len, to_page);
+	return 0;
 }

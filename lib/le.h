@@ -18,6 +18,11 @@ static inline uint32_t nc2_get_le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static inline uint64_t nc2_get_le64(const uint8_t *p)
+{
+	return (uint64_t)nc2_get_le32(p) | (uint64_t)nc2_get_le32(p + 4) << 32;
+}
+
 static inline void nc2_put_le16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)v;

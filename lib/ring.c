@@ -32,6 +32,14 @@
 #include "barrier.h"
 #include "le.h"
 
+/* Keeps a rarely taken path out of line, so that the common path around it
+ * needs fewer registers saved. A hint only. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NC2_RING_SLOWPATH __attribute__((noinline))
+#else
+#define NC2_RING_SLOWPATH
+#endif
+
 /* ---- shared index fields: u32 little-endian, 4-aligned -------------------- */
 
 static inline uint32_t le32_host(uint32_t v)
@@ -173,18 +181,15 @@ static inline uint32_t prod_free(const nc2_ring_prod *r)
 }
 
 /*
- * An open reservation that was never committed is abandoned by the next
- * reserve (that is how a caller cancels one); a PAD already written for it
- * stays, as PAD is always valid in front of a message at offset 0.
+ * nc2_ring_reserve() when the message does not fit before the end of the
+ * ring or in the space known to be free: refresh cons, maybe arm an event,
+ * and write a PAD for the tail. Out of line, so that the common case needs
+ * no registers saved.
  */
-int nc2_ring_reserve(nc2_ring_prod *r, uint32_t size, uint8_t **slot)
+NC2_RING_SLOWPATH static int reserve_slow(nc2_ring_prod *r, uint32_t size, uint8_t **slot,
+					  uint32_t pos, uint32_t tail)
 {
-	if (r->err != 0)
-		return r->err;
-	if (slot == NULL || size < NC2_MSG_MIN_SIZE || size > r->max_msg || (size & 7u) != 0)
-		return NC2_ERR_INVALID_ARG;
-	r->reserved = 0;
-
+	/* pos and tail stay valid: only this side moves prod_pvt. */
 	uint32_t need = prod_need(r, r->prod_pvt, size);
 	if (need > prod_free(r)) {
 		int rc = prod_refresh_cons(r);
@@ -213,8 +218,6 @@ int nc2_ring_reserve(nc2_ring_prod *r, uint32_t size, uint8_t **slot)
 		}
 	}
 
-	uint32_t pos = r->prod_pvt & (r->size - 1u);
-	uint32_t tail = r->size - pos;
 	if (size > tail) {
 		/* PAD of exactly the tail; tail < size <= 65528 fits u16. It is
 		 * published by the release store of prod in nc2_ring_push (P1). */
@@ -228,6 +231,30 @@ int nc2_ring_reserve(nc2_ring_prod *r, uint32_t size, uint8_t **slot)
 	r->reserved = size;
 	*slot = r->payload + pos;
 	return NC2_OK;
+}
+
+/*
+ * An open reservation that was never committed is abandoned by the next
+ * reserve (that is how a caller cancels one); a PAD already written for it
+ * stays, as PAD is always valid in front of a message at offset 0.
+ */
+int nc2_ring_reserve(nc2_ring_prod *r, uint32_t size, uint8_t **slot)
+{
+	if (r->err != 0)
+		return r->err;
+	if (slot == NULL || size < NC2_MSG_MIN_SIZE || size > r->max_msg || (size & 7u) != 0)
+		return NC2_ERR_INVALID_ARG;
+	r->reserved = 0;
+
+	uint32_t pos = r->prod_pvt & (r->size - 1u);
+	uint32_t tail = r->size - pos;
+	/* Common case: it fits before the end, in space already known free. */
+	if (size <= tail && size <= prod_free(r)) {
+		r->reserved = size;
+		*slot = r->payload + pos;
+		return NC2_OK;
+	}
+	return reserve_slow(r, size, slot, pos, tail);
 }
 
 void nc2_ring_commit(nc2_ring_prod *r)
@@ -332,64 +359,100 @@ static int cons_refresh_prod(nc2_ring_cons *r)
 	return NC2_OK;
 }
 
+/*
+ * Check the header of the message at cons (!= prod, so at least the header
+ * was produced), copying it once into buf. \return the message's size (to
+ * copy with take()), or 0 after skipping a PAD, or a peer error (sticky).
+ */
+static inline int next_hdr(nc2_ring_cons *r, uint8_t *buf, uint32_t cons)
+{
+	uint32_t pos = cons & (r->size - 1u);
+	/*
+	 * Copy the header once, as one untorn load the compiler may not
+	 * repeat (a double fetch would let the peer change the size after
+	 * it was checked); everything below uses the copy in buf. Plain
+	 * READ_ONCE: the octets are already ordered after prod by C1.
+	 */
+	uint32_t hdr = nc2_load_once_u32((const uint32_t *)(const void *)(r->payload + pos));
+	memcpy(buf, &hdr, NC2_HDR_SIZE);
+	/* The header's fields, decoded from the copy as one LE word. */
+	uint32_t h = nc2_get_le32(buf);
+	uint32_t size = (h >> (8 * NC2_HDR_OFF_SIZE)) & 0xffffu;
+	uint32_t type = (h >> (8 * NC2_HDR_OFF_TYPE)) & 0xffu;
+	uint32_t flags = (h >> (8 * NC2_HDR_OFF_FLAGS)) & 0xffu;
+	/* Largest size allowed here: what was produced, what is left
+	 * before the end, max_msg. Each is >= 8 and a multiple of 8. */
+	uint32_t lim = r->prod - cons;
+	uint32_t tail = r->size - pos;
+	lim = tail < lim ? tail : lim;
+	lim = r->max_msg < lim ? r->max_msg : lim;
+	if ((uint32_t)(size - NC2_MSG_MIN_SIZE) > lim - NC2_MSG_MIN_SIZE || (size & 7u) != 0) {
+		r->err = NC2_ERR_PEER_MSG_SIZE;
+		return r->err;
+	}
+	if (type == NC2_MSG_PAD) {
+		/* Header flags are reserved on every message, PAD too. */
+		if (flags != 0) {
+			r->err = NC2_ERR_PEER_RESERVED;
+			return r->err;
+		}
+		r->cons_pvt = cons + size; /* body not copied */
+		return 0;
+	}
+	return (int)size;
+}
+
+/* Copy the body of the message of \p size (checked by next_hdr) at cons. */
+static inline int take(nc2_ring_cons *r, uint8_t *buf, size_t cap, uint32_t cons, int size)
+{
+	if ((uint32_t)size > cap)
+		return NC2_ERR_NOSPACE;
+	const uint8_t *src = r->payload + (cons & (r->size - 1u));
+	r->cons_pvt = cons + (uint32_t)size;
+	memcpy(buf + NC2_HDR_SIZE, src + NC2_HDR_SIZE, (uint32_t)size - NC2_HDR_SIZE);
+	return size;
+}
+
+/* nc2_ring_next() after a PAD. */
+NC2_RING_SLOWPATH static int next_slow(nc2_ring_cons *r, uint8_t *buf, size_t cap)
+{
+	for (;;) {
+		uint32_t cons = r->cons_pvt;
+		if (cons == r->prod) {
+			int rc = cons_refresh_prod(r);
+			if (rc != NC2_OK)
+				return rc;
+			if (cons == r->prod)
+				return NC2_ERR_AGAIN;
+		}
+		int size = next_hdr(r, buf, cons);
+		if (size != 0)
+			return size < 0 ? size : take(r, buf, cap, cons, size);
+	}
+}
+
 int nc2_ring_next(nc2_ring_cons *r, uint8_t *buf, size_t cap)
 {
 	if (r->err != 0)
 		return r->err;
 	if (buf == NULL || cap < NC2_MSG_MIN_SIZE)
 		return NC2_ERR_INVALID_ARG;
-	const uint8_t *payload = r->payload;
-	const uint32_t ring = r->size;
-	const uint32_t max_msg = r->max_msg;
+	/* The loop of next_slow() unrolled once: in the common case the first
+	 * message is not a PAD. */
 	uint32_t cons = r->cons_pvt;
-	uint32_t prod = r->prod;
-	for (;;) {
-		if (cons == prod) {
-			int rc = cons_refresh_prod(r);
-			if (rc != NC2_OK)
-				return rc;
-			prod = r->prod;
-			if (cons == prod)
-				return NC2_ERR_AGAIN;
-		}
-		uint32_t pos = cons & (ring - 1u);
-		const uint8_t *src = payload + pos;
-		/*
-		 * Copy the header once, as one untorn load the compiler may not
-		 * repeat (a double fetch would let the peer change the size after
-		 * it was checked); everything below uses the copy in buf. Plain
-		 * READ_ONCE: the octets are already ordered after prod by C1.
-		 */
-		uint32_t hdr = nc2_load_once_u32((const uint32_t *)(const void *)src);
-		memcpy(buf, &hdr, NC2_HDR_SIZE);
-		uint32_t size = nc2_get_le16(buf + NC2_HDR_OFF_SIZE);
-		/* Largest size allowed here: what was produced, what is left
-		 * before the end, max_msg. Each is >= 8 and a multiple of 8. */
-		uint32_t lim = prod - cons;
-		uint32_t tail = ring - pos;
-		lim = tail < lim ? tail : lim;
-		lim = max_msg < lim ? max_msg : lim;
-		if ((uint32_t)(size - NC2_MSG_MIN_SIZE) > lim - NC2_MSG_MIN_SIZE ||
-		    (size & 7u) != 0) {
-			r->err = NC2_ERR_PEER_MSG_SIZE;
-			return r->err;
-		}
-		if (buf[NC2_HDR_OFF_TYPE] == NC2_MSG_PAD) {
-			/* Header flags are reserved on every message, PAD too. */
-			if (buf[NC2_HDR_OFF_FLAGS] != 0) {
-				r->err = NC2_ERR_PEER_RESERVED;
-				return r->err;
-			}
-			cons += size; /* body not copied */
-			r->cons_pvt = cons;
-			continue;
-		}
-		if (size > cap)
-			return NC2_ERR_NOSPACE;
-		memcpy(buf + NC2_HDR_SIZE, src + NC2_HDR_SIZE, size - NC2_HDR_SIZE);
-		r->cons_pvt = cons + size;
-		return (int)size;
+	if (cons == r->prod) {
+		int rc = cons_refresh_prod(r);
+		if (rc != NC2_OK)
+			return rc;
+		if (cons == r->prod)
+			return NC2_ERR_AGAIN;
 	}
+	int size = next_hdr(r, buf, cons);
+	if (size > 0)
+		return take(r, buf, cap, cons, size);
+	if (size < 0)
+		return size;
+	return next_slow(r, buf, cap);
 }
 
 int nc2_ring_finish(nc2_ring_cons *r)

@@ -82,13 +82,17 @@ static int decode_packet(struct nc2_msg_packet *p, const uint8_t *b, uint32_t si
 	p->nr_frags = (uint16_t)nr;
 	p->frags = b + NC2_PACKET_OFF_FRAGS;
 	p->prefix = p->frags + nr * NC2_FRAG_SIZE;
-	if (!all_zero(p->prefix + p->prefix_size, prefix_room - p->prefix_size))
+	/* The prefix ends the message, so its 0..7 octets of padding are the
+	 * top octets of the message's last 8 (size >= NC2_PACKET_FIXED_SIZE). */
+	uint32_t pad = prefix_room - p->prefix_size;
+	if (nc2_get_le64(b + size - 8u) & ~(UINT64_MAX >> (8u * pad)))
 		return NC2_ERR_PEER_RESERVED;
-	for (uint32_t i = 0; i < nr; i++) {
-		uint16_t of = nc2_get_le16(p->frags + i * NC2_FRAG_SIZE + NC2_FRAG_OFF_OFFSET);
-		if (of & NC2_FRAG_RSVD_MASK)
-			return NC2_ERR_PEER_RESERVED;
-	}
+	/* One test for the reserved offset bits of every fragment. */
+	uint32_t rsvd = 0;
+	for (uint32_t i = 0; i < nr; i++)
+		rsvd |= nc2_get_le16(p->frags + i * NC2_FRAG_SIZE + NC2_FRAG_OFF_OFFSET);
+	if (rsvd & NC2_FRAG_RSVD_MASK)
+		return NC2_ERR_PEER_RESERVED;
 	return NC2_OK;
 }
 
@@ -243,6 +247,13 @@ int nc2_msg_decode(nc2_msg *m, const uint8_t *buf, size_t len)
 	m->size = nc2_get_le16(buf + NC2_HDR_OFF_SIZE);
 	if (m->size < NC2_MSG_MIN_SIZE || (m->size % NC2_MSG_ALIGN) != 0 || m->size > len)
 		return NC2_ERR_PEER_MSG_SIZE;
+	/* The common case first; the checks below would pass PACKET's type
+	 * and send it to decode_packet after the same flags check. */
+	if (m->type == NC2_MSG_PACKET) {
+		if (m->flags != 0)
+			return NC2_ERR_PEER_RESERVED;
+		return decode_packet(&m->u.packet, buf, m->size);
+	}
 	if (msg_size[m->type] == 0)
 		return NC2_ERR_PEER_MSG_TYPE;
 	if (m->flags != 0)
@@ -340,13 +351,18 @@ int nc2_msg_encode(const nc2_msg *m, uint8_t *buf, size_t cap)
 	return self_check(buf, size);
 }
 
-uint32_t nc2_packet_msg_size(uint32_t nr_frags, uint32_t prefix_size)
+static inline uint32_t packet_msg_size(uint32_t nr_frags, uint32_t prefix_size)
 {
 	if (prefix_size > NC2_MAX_INLINE_BYTES ||
 	    nr_frags > (NC2_MSG_MAX_SIZE - NC2_PACKET_FIXED_SIZE) / NC2_FRAG_SIZE)
 		return 0;
 	uint32_t size = NC2_PACKET_FIXED_SIZE + nr_frags * NC2_FRAG_SIZE + nc2_round8(prefix_size);
 	return size <= NC2_MSG_MAX_SIZE ? size : 0;
+}
+
+uint32_t nc2_packet_msg_size(uint32_t nr_frags, uint32_t prefix_size)
+{
+	return packet_msg_size(nr_frags, prefix_size);
 }
 
 /* Hot path: PACKET is checked field by field instead of by self_check. */
@@ -356,7 +372,7 @@ int nc2_packet_encode(uint8_t *buf, size_t cap, const struct nc2_msg_packet *p,
 	if (buf == NULL || p == NULL || (p->nr_frags && frags == NULL) ||
 	    (p->prefix_size && prefix == NULL))
 		return NC2_ERR_INVALID_ARG;
-	uint32_t size = nc2_packet_msg_size(p->nr_frags, p->prefix_size);
+	uint32_t size = packet_msg_size(p->nr_frags, p->prefix_size);
 	if (size == 0)
 		return NC2_ERR_INVALID_ARG;
 	if (cap < size)
@@ -386,10 +402,14 @@ int nc2_packet_encode(uint8_t *buf, size_t cap, const struct nc2_msg_packet *p,
 		nc2_put_le16(f + NC2_FRAG_OFF_OFFSET, of);
 		nc2_put_le32(f + NC2_FRAG_OFF_REF, frags[i].ref);
 	}
-	uint32_t room = nc2_round8(p->prefix_size);
-	if (p->prefix_size)
+	if (p->prefix_size) {
+		/* The prefix ends the message: zero its last 8 octets, which
+		 * hold all 0..7 octets of padding, then copy the prefix over
+		 * the rest. f + room == buf + size <= buf + cap. */
+		uint32_t room = nc2_round8(p->prefix_size);
+		memset(f + room - 8u, 0, 8);
 		memcpy(f, prefix, p->prefix_size);
-	memset(f + p->prefix_size, 0, room - p->prefix_size);
+	}
 	return (int)size;
 }
 

@@ -423,6 +423,55 @@ START_TEST(test_sticky_needs_feature)
 }
 END_TEST
 
+/* nc2_packet_validate() checks the fragments as nc2_frag_validate() does,
+ * in order, returning the first violation: compare against that reference
+ * for every pair of fragment variants, packet type and sticky feature. */
+START_TEST(test_frags_match_frag_validate)
+{
+	/* size, wire offset|flags */
+	static const uint16_t var[][2] = {
+	    {100, 0x0000}, {0, 0x0000},    {100, 0x0fa0},  {96, 0x0fa0}, {100, 0x8000}, {0, 0x8000},
+	    {100, 0x8fa0}, {4096, 0x0000}, {4097, 0x0000}, {1, 0x0fff},  {2, 0x0fff},
+	};
+	static const uint8_t types[] = {NC2_PACKET_TYPE_receiver_copy, NC2_PACKET_TYPE_receiver_map,
+					NC2_PACKET_TYPE_pre_posted};
+	const nc2_frag base[2] = {{.ref = 1, .size = 100}, {.ref = 2, .size = 100}};
+	const size_t nv = sizeof(var) / sizeof(var[0]);
+
+	for (size_t t = 0; t < sizeof(types); t++) {
+		for (int feat = 0; feat <= 1; feat++) {
+			nc2_limits lim = lim_all;
+			lim.features =
+			    feat ? NC2_FEATURE_ALL : NC2_FEATURE_ALL & ~NC2_FEATURE_STICKY;
+			for (size_t a = 0; a < nv; a++) {
+				for (size_t b = 0; b < nv; b++) {
+					build(0, types[t], 0, 0, 0, 0, 0, 0, base, 2);
+					set_frag(0, var[a][0], var[a][1], 1);
+					set_frag(1, var[b][0], var[b][1], 2);
+					int want = NC2_OK;
+					uint32_t total = 0;
+					for (uint32_t i = 0; i < 2 && want == NC2_OK; i++) {
+						nc2_frag f;
+						nc2_packet_frag(&m, i, &f);
+						want = nc2_frag_validate(&f, types[t], &lim);
+						total += f.size;
+					}
+					if (want == NC2_OK && total < NC2_MIN_PACKET_BYTES)
+						want = NC2_ERR_PEER_PACKET_SIZE;
+					uint32_t got_total = 0;
+					int rc = nc2_packet_validate(&m, &lim, &got_total);
+					ck_assert_msg(rc == want,
+						      "type %u feat %d var %zu,%zu: %d want %d",
+						      types[t], feat, a, b, rc, want);
+					if (rc == NC2_OK)
+						ck_assert_uint_eq(got_total, total);
+				}
+			}
+		}
+	}
+}
+END_TEST
+
 /* ---- total length ------------------------------------------------------ */
 
 START_TEST(test_total_min)
@@ -815,6 +864,7 @@ static Suite *frag_suite(void)
 	tcase_add_loop_test(tc, test_frag_bounds, 0, N_BOUNDS);
 	tcase_add_test(tc, test_sticky_pre_posted);
 	tcase_add_test(tc, test_sticky_needs_feature);
+	tcase_add_test(tc, test_frags_match_frag_validate);
 	tcase_add_test(tc, test_total_min);
 	tcase_add_test(tc, test_total_max);
 	tcase_add_test(tc, test_csum_needs_offload);

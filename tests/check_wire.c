@@ -1094,6 +1094,50 @@ START_TEST(test_decode_packet_nr_frags_derived)
 }
 END_TEST
 
+/* Every prefix length 1..24 (pad 7..0) with 0..2 fragments: the encoder
+ * zeroes exactly the pad over a dirty buffer and writes nothing past the
+ * message; the decoder rejects a non-zero octet anywhere in the pad (and
+ * only there: prefix octets may take any value). */
+START_TEST(test_packet_prefix_pad_all_lengths)
+{
+	static const nc2_frag frags[2] = {{.ref = 7, .off = 0, .size = 100},
+					  {.ref = 8, .off = 4000, .size = 96}};
+	uint8_t prefix[24], out[128];
+	nc2_msg m;
+
+	for (uint32_t i = 0; i < sizeof(prefix); i++)
+		prefix[i] = (uint8_t)(0xf0u | i);
+	for (uint16_t nf = 0; nf <= 2; nf++) {
+		for (uint16_t ps = 1; ps <= sizeof(prefix); ps++) {
+			struct nc2_msg_packet p = {.type = NC2_PACKET_TYPE_receiver_copy,
+						   .nr_frags = nf,
+						   .prefix_size = ps};
+			uint32_t size = nc2_packet_msg_size(nf, ps);
+			uint32_t pfx = 24u + 8u * nf;
+			memset(out, 0xa5, sizeof(out));
+			ck_assert_int_eq(nc2_packet_encode(out, size, &p, frags, prefix),
+					 (int)size);
+			ck_assert_uint_eq(out[size], 0xa5);
+			ck_assert_int_eq(memcmp(out + pfx, prefix, ps), 0);
+			for (uint32_t o = pfx + ps; o < size; o++)
+				ck_assert_msg(out[o] == 0, "nf %u ps %u: pad octet %u", nf, ps, o);
+			ck_assert_int_eq(nc2_msg_decode(&m, out, size), NC2_OK);
+			ck_assert_uint_eq(m.u.packet.nr_frags, nf);
+			for (uint32_t o = pfx + ps; o < size; o++) {
+				for (unsigned bit = 0; bit < 8; bit++) {
+					out[o] = (uint8_t)(1u << bit);
+					ck_assert_int_eq(nc2_msg_decode(&m, out, size), E_RSVD);
+				}
+				out[o] = 0;
+			}
+			/* The last prefix octet is data, whatever its value. */
+			out[pfx + ps - 1u] = 0xff;
+			ck_assert_int_eq(nc2_msg_decode(&m, out, size), NC2_OK);
+		}
+	}
+}
+END_TEST
+
 START_TEST(test_decode_bypass_pages)
 {
 	/* ring_pages 17 with a consistent size (32 + 136): BAD_VALUE;
@@ -1760,6 +1804,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_decode_hello_unknown_features);
 	tcase_add_test(tc, test_decode_packet_prefix_257);
 	tcase_add_test(tc, test_decode_packet_nr_frags_derived);
+	tcase_add_test(tc, test_packet_prefix_pad_all_lengths);
 	tcase_add_test(tc, test_decode_bypass_pages);
 	tcase_add_test(tc, test_decode_max_counts);
 	suite_add_tcase(s, tc);

@@ -130,12 +130,16 @@ static int lo_revoke_ref(lo_domain *d, uint16_t to, uint32_t gref)
 static int lo_resolve(nc2_lo_world *w, uint16_t granter, uint32_t gref, uint16_t accessor,
 		      int write, uint8_t **page)
 {
+	/* In use, and neither ended nor (for a write) read-only: one test. */
+	const uint32_t want = LO_GNT_INUSE;
+	const uint32_t mask = LO_GNT_INUSE | LO_GNT_ENDED | (write ? LO_GNT_READONLY : 0u);
 	for (unsigned depth = 0; depth < LO_TRANS_DEPTH_MAX; depth++) {
 		lo_domain *d = lo_dom(w, granter);
-		lo_grant *g = lo_gnt(d, gref);
-		if (g == NULL || g->to != accessor || (g->flags & LO_GNT_ENDED))
+		/* gref in 1..nr_grants (ref 0 wraps to the top and fails). */
+		if (d == NULL || gref - 1u >= d->nr_grants)
 			return NC2_ERR_PEER_GRANT;
-		if (write && (g->flags & LO_GNT_READONLY))
+		const lo_grant *g = &d->grants[gref];
+		if ((g->flags & mask) != want || g->to != accessor)
 			return NC2_ERR_PEER_GRANT;
 		if (!(g->flags & LO_GNT_TRANSITIVE)) {
 			*page = lo_frame_addr(d, g->frame);
