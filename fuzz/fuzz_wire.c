@@ -120,7 +120,7 @@ static size_t fixed_size(uint8_t t)
 
 static int known_type(uint8_t t)
 {
-	return (t >= NC2_MSG_SET_MAX_PACKETS && t <= NC2_MSG_RECLAIM_BUFFERS) || t == NC2_MSG_PAD;
+	return (t >= NC2_MSG_SET_MAX_PACKETS && t <= NC2_MSG_FINISH_PACKETS) || t == NC2_MSG_PAD;
 }
 
 /* Size rule of a variable type broken: the body is examined loosely. */
@@ -332,6 +332,7 @@ static struct ref ref_decode(const uint8_t *b, size_t len)
 		ref_post(&v, len, sz);
 		break;
 	case NC2_MSG_RETURN_BUFFERS:
+	case NC2_MSG_FINISH_PACKETS: /* same layout */
 		ref_return(&v, len, sz);
 		break;
 	case NC2_MSG_BYPASS_FRONTEND:
@@ -375,12 +376,15 @@ static int encode(const nc2_msg *m, size_t cap, uint8_t **out)
 		free(bufs);
 		break;
 	}
-	case NC2_MSG_RETURN_BUFFERS: {
+	case NC2_MSG_RETURN_BUFFERS:
+	case NC2_MSG_FINISH_PACKETS: {
 		uint32_t *ids = malloc(sizeof(*ids) * (m->u.ret.count ? m->u.ret.count : 1u));
 		FUZZ_CHECK(ids != NULL);
 		for (uint32_t i = 0; i < m->u.ret.count; i++)
 			ids[i] = nc2_return_id(m, i);
-		rc = nc2_return_encode(buf, cap, ids, m->u.ret.count);
+		rc = m->type == NC2_MSG_RETURN_BUFFERS
+			 ? nc2_return_encode(buf, cap, ids, m->u.ret.count)
+			 : nc2_finish_encode(buf, cap, ids, m->u.ret.count);
 		free(ids);
 		break;
 	}
@@ -438,6 +442,7 @@ static void check_layout(const nc2_msg *m, const uint8_t *data)
 			   m->size);
 		break;
 	case NC2_MSG_RETURN_BUFFERS:
+	case NC2_MSG_FINISH_PACKETS:
 		FUZZ_CHECK(m->u.ret.count >= 1);
 		FUZZ_CHECK(m->u.ret.ids == data + NC2_RETURN_OFF_IDS);
 		FUZZ_CHECK(fz_round8(NC2_RETURN_OFF_IDS + 4u * m->u.ret.count) == m->size);
@@ -619,8 +624,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* nc2_msg_encode refuses the variable-size types. */
 	if (m.type == NC2_MSG_PACKET || m.type == NC2_MSG_POST_BUFFERS ||
-	    m.type == NC2_MSG_RETURN_BUFFERS || m.type == NC2_MSG_BYPASS_FRONTEND ||
-	    m.type == NC2_MSG_BYPASS_BACKEND) {
+	    m.type == NC2_MSG_RETURN_BUFFERS || m.type == NC2_MSG_FINISH_PACKETS ||
+	    m.type == NC2_MSG_BYPASS_FRONTEND || m.type == NC2_MSG_BYPASS_BACKEND) {
 		static uint8_t tmp[NC2_MSG_MAX_SIZE];
 		FUZZ_CHECK(nc2_msg_encode(&m, tmp, sizeof(tmp)) == NC2_ERR_INVALID_ARG);
 	}

@@ -98,6 +98,7 @@ struct nc2_channel {
 
 	/* incoming message snapshot (stashed while H_STALL) */
 	uint32_t stash_len;
+	uint32_t stash_done; /* FINISH_PACKETS ids of the stash already handled */
 	uint8_t *msg;
 
 	/* TX in flight (ids handed to the peer) and completions */
@@ -224,6 +225,16 @@ static int config_ok(const nc2_channel_config *c)
 	return 1;
 }
 
+/* Completion queue: room for every in-flight packet and as many inline
+ * ones; a power of two so the hot path masks instead of dividing. */
+static uint32_t cq_cap(const nc2_channel_config *c)
+{
+	uint32_t n = 1;
+	while (n < 2u * c->tx_slots)
+		n <<= 1;
+	return n;
+}
+
 /* The largest message the peer can put on a ring of max_ring_order. */
 static uint32_t msg_cap(const nc2_channel_config *c)
 {
@@ -247,7 +258,7 @@ static size_t plan(const nc2_channel_config *c, struct layout *l)
 	TAKE(msg, msg_cap(c));
 	TAKE(txids, nc2_bufid_footprint(c->tx_slots));
 	TAKE(slots, sizeof(struct tx_slot) * c->tx_slots);
-	TAKE(cq, sizeof(uint64_t) * 2u * c->tx_slots);
+	TAKE(cq, sizeof(uint64_t) * cq_cap(c));
 	TAKE(finq, sizeof(uint32_t) * (c->max_packets ? c->max_packets : 1u));
 	if (c->role == NC2_ROLE_FRONTEND) {
 		uint32_t nb = total_rx_bufs(c);
@@ -286,6 +297,7 @@ void nc2_channel_config_default(nc2_channel_config *cfg, uint32_t role)
 	cfg->role = role;
 	cfg->features = NC2_FEATURE_CSUM | NC2_FEATURE_TSO4 | NC2_FEATURE_TSO6 |
 			NC2_FEATURE_STICKY | NC2_FEATURE_MCAST | NC2_FEATURE_DEFERRED_COPY |
+			NC2_FEATURE_FINISH_BATCH |
 			(role == NC2_ROLE_BACKEND ? 0u : NC2_FEATURE_LRO);
 	cfg->offloads = NC2_OFFLOAD_CSUM;
 	cfg->max_frags = 18;
@@ -357,9 +369,42 @@ static int put_u32(nc2_channel *ch, uint8_t type, uint32_t v)
 	return NC2_OK;
 }
 
+/* FINISH the newest ids of finq: as many as one FINISH_PACKETS holds when
+ * negotiated and worth it, else one FINISH_PACKET. */
+static int put_finish(nc2_channel *ch)
+{
+	uint32_t k = 1;
+	if ((ch->features & NC2_FEATURE_FINISH_BATCH) && ch->finq_len > 1) {
+		uint32_t space = (uint32_t)nc2_ring_space(&ch->tx);
+		uint32_t max = ch->tx.max_msg < space ? ch->tx.max_msg : space;
+		if (max >= NC2_FINISH_OFF_IDS + 8u) {
+			k = (max - NC2_FINISH_OFF_IDS) / 4u;
+			k = k < ch->finq_len ? k : ch->finq_len;
+		}
+	}
+	const uint32_t *ids = &ch->finq[ch->finq_len - k];
+	if (k == 1) {
+		int rc = put_u32(ch, NC2_MSG_FINISH_PACKET, ids[0]);
+		if (rc < 0)
+			return rc;
+	} else {
+		uint8_t *slot;
+		uint32_t size = (NC2_FINISH_OFF_IDS + 4u * k + 7u) & ~7u;
+		int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+		if (rc < 0)
+			return rc; /* cannot happen: space was checked */
+		nc2_finish_encode(slot, size, ids, k);
+		nc2_ring_commit(&ch->tx);
+		ch->st.msgs_sent++;
+	}
+	ch->finq_len -= k;
+	ch->st.finish_sent += k;
+	return NC2_OK;
+}
+
 static int complete(nc2_channel *ch, uint64_t cookie)
 {
-	ch->cq[ch->cq_tail % ch->cq_cap] = cookie;
+	ch->cq[ch->cq_tail & (ch->cq_cap - 1u)] = cookie;
 	ch->cq_tail++;
 	return NC2_OK;
 }
@@ -455,7 +500,7 @@ int nc2_channel_init(nc2_channel **out, void *mem, size_t len, const nc2_channel
 	ch->msg = base + l.msg;
 	ch->slots = (struct tx_slot *)(void *)(base + l.slots);
 	ch->cq = (uint64_t *)(void *)(base + l.cq);
-	ch->cq_cap = 2u * cfg->tx_slots;
+	ch->cq_cap = cq_cap(cfg);
 	ch->finq = (uint32_t *)(void *)(base + l.finq);
 	ch->peer_max_frags = 1; /* protocol default until SET_MAX_FRAGMENTS */
 	ch->cache_limit = cfg->gcache_entries;
@@ -743,10 +788,8 @@ static int refill(nc2_channel *ch)
 		return NC2_OK;
 	/* Completions first: they free the peer's resources. */
 	while (ch->finq_len) {
-		if ((rc = put_u32(ch, NC2_MSG_FINISH_PACKET, ch->finq[ch->finq_len - 1])) < 0)
+		if ((rc = put_finish(ch)) < 0)
 			return rc;
-		ch->finq_len--;
-		ch->st.finish_sent++;
 	}
 	/* Bits only go when the queue is empty: a stale bit costs a scan, never
 	 * a missed duplicate. */
@@ -1169,6 +1212,19 @@ static int handle(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
 		if (cq_full(ch))
 			return H_WAIT;
 		return on_finish(ch, m->u.value);
+	case NC2_MSG_FINISH_PACKETS:
+		if (!(ch->features & NC2_FEATURE_FINISH_BATCH))
+			return NC2_ERR_PEER_PROTO;
+		/* Resumable: a full completion queue stops it mid-way. */
+		for (; ch->stash_done < m->u.ret.count; ch->stash_done++) {
+			if (cq_full(ch))
+				return H_WAIT;
+			int rc = on_finish(ch, nc2_get_le32(m->u.ret.ids + 4u * ch->stash_done));
+			if (rc < 0)
+				return rc;
+		}
+		ch->stash_done = 0;
+		return H_DONE;
 	case NC2_MSG_SET_MAX_PACKETS:
 		if (ch->got_max_packets)
 			return NC2_ERR_PEER_PROTO;
@@ -1624,7 +1680,7 @@ int nc2_channel_tx_done(nc2_channel *ch, uint64_t *cookies, uint32_t n)
 		return NC2_ERR_INVALID_ARG;
 	uint32_t k = 0;
 	while (k < n && ch->cq_head != ch->cq_tail) {
-		cookies[k++] = ch->cq[ch->cq_head % ch->cq_cap];
+		cookies[k++] = ch->cq[ch->cq_head & (ch->cq_cap - 1u)];
 		ch->cq_head++;
 	}
 	return (int)k;

@@ -27,6 +27,7 @@
 
 #include <nc2/gcache.h>
 
+#include "copy.h"
 #include "layout.h"
 
 #define NIL 0xffffffffu
@@ -461,9 +462,9 @@ void nc2_gcache_get_stats(const nc2_gcache *c, nc2_gcache_stats *s)
 static inline void page_copy(void *page, uint32_t off, void *local, uint32_t len, int to_page)
 {
 	if (to_page)
-		memcpy((uint8_t *)page + off, local, len);
+		nc2_copy_data((uint8_t *)page + off, local, len);
 	else
-		memcpy(local, (const uint8_t *)page + off, len);
+		nc2_copy_data(local, (const uint8_t *)page + off, len);
 }
 
 /* nc2_gcache_copy() through get and put: a miss, or an entry that is

@@ -47,6 +47,7 @@ static const uint8_t msg_size[256] = {
     [NC2_MSG_UNGRANT_ACK] = NC2_U32_MSG_SIZE,
     [NC2_MSG_MCAST] = NC2_MCAST_SIZE,
     [NC2_MSG_RECLAIM_BUFFERS] = NC2_U32_MSG_SIZE,
+    [NC2_MSG_FINISH_PACKETS] = VAR,
     [NC2_MSG_PAD] = VAR,
 };
 
@@ -271,6 +272,7 @@ int nc2_msg_decode(nc2_msg *m, const uint8_t *buf, size_t len)
 	case NC2_MSG_POST_BUFFERS:
 		return decode_post(&m->u.post, buf, m->size);
 	case NC2_MSG_RETURN_BUFFERS:
+	case NC2_MSG_FINISH_PACKETS: /* same layout */
 		return decode_return(&m->u.ret, buf, m->size);
 	case NC2_MSG_BYPASS_FRONTEND:
 	case NC2_MSG_BYPASS_BACKEND:
@@ -459,7 +461,8 @@ void nc2_post_entry(const nc2_msg *m, uint32_t i, nc2_post_buf *b)
 	b->flags = nc2_get_le16(e + NC2_POST_ENTRY_OFF_FLAGS);
 }
 
-int nc2_return_encode(uint8_t *buf, size_t cap, const uint32_t *ids, uint32_t n)
+/* RETURN_BUFFERS and FINISH_PACKETS: count, reserved, ids, zero pad. */
+static int id_list_encode(uint8_t *buf, size_t cap, uint8_t type, const uint32_t *ids, uint32_t n)
 {
 	if (buf == NULL || ids == NULL || n == 0 || n > NC2_RETURN_MAX_COUNT)
 		return NC2_ERR_INVALID_ARG;
@@ -468,13 +471,23 @@ int nc2_return_encode(uint8_t *buf, size_t cap, const uint32_t *ids, uint32_t n)
 	if (cap < size)
 		return NC2_ERR_NOSPACE;
 
-	put_hdr(buf, NC2_MSG_RETURN_BUFFERS, size);
+	put_hdr(buf, type, size);
 	nc2_put_le16(buf + NC2_RETURN_OFF_COUNT, (uint16_t)n);
 	nc2_put_le16(buf + NC2_RETURN_OFF_RSVD, 0);
 	for (uint32_t i = 0; i < n; i++)
 		nc2_put_le32(buf + NC2_RETURN_OFF_IDS + 4u * i, ids[i]);
 	memset(buf + used, 0, size - used);
 	return (int)size;
+}
+
+int nc2_return_encode(uint8_t *buf, size_t cap, const uint32_t *ids, uint32_t n)
+{
+	return id_list_encode(buf, cap, NC2_MSG_RETURN_BUFFERS, ids, n);
+}
+
+int nc2_finish_encode(uint8_t *buf, size_t cap, const uint32_t *ids, uint32_t n)
+{
+	return id_list_encode(buf, cap, NC2_MSG_FINISH_PACKETS, ids, n);
 }
 
 uint32_t nc2_return_id(const nc2_msg *m, uint32_t i)

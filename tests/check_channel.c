@@ -132,8 +132,8 @@ START_TEST(test_handshake_default)
 	ck_assert_int_eq(nc2_channel_error(ch_fe(p)), NC2_OK);
 
 	const uint32_t feat = NC2_FEATURE_CSUM | NC2_FEATURE_TSO4 | NC2_FEATURE_TSO6 |
-			      NC2_FEATURE_STICKY | NC2_FEATURE_MCAST |
-			      NC2_FEATURE_DEFERRED_COPY; /* LRO: frontend only */
+			      NC2_FEATURE_STICKY | NC2_FEATURE_MCAST | NC2_FEATURE_DEFERRED_COPY |
+			      NC2_FEATURE_FINISH_BATCH; /* LRO: frontend only */
 	nc2_limits frx, ftx, brx, btx;
 	nc2_channel_limits(ch_fe(p), &frx, &ftx);
 	nc2_channel_limits(ch_be(p), &brx, &btx);
@@ -1340,8 +1340,10 @@ START_TEST(test_tx_mem)
 		nc2_channel_config f, b;
 		cfg_fe(&f);
 		cfg_be(&b);
-		if (!sticky)
+		if (!sticky) {
 			b.features &= ~NC2_FEATURE_STICKY;
+			b.features &= ~NC2_FEATURE_FINISH_BATCH; /* one FINISH_PACKET each */
+		}
 		f.tx_mem_len = 32 * CH_PAGE; /* slots 0..15 of 2 pages; 16..31 outside */
 		ch_pair *p = ch_pair_new(&f, &b, 15, 64, 2);
 		ch_connect(p);
@@ -1376,6 +1378,12 @@ START_TEST(test_tx_mem)
 		ck_assert_uint_eq(fs.tx_granted, seq);
 		ck_assert_uint_eq(fs.grants, grants0);
 		ck_assert_uint_eq(fs.revokes, 0);
+		/* 16 FINISHes per round: in one FINISH_PACKETS when negotiated. */
+		ck_assert_uint_eq(bs.finish_sent, seq);
+		if (sticky)
+			ck_assert_uint_lt(bs.msgs_sent, seq / 8);
+		else
+			ck_assert_uint_ge(bs.msgs_sent, seq);
 		if (sticky) {
 			ck_assert_uint_eq(bs.copy_segs, 0);
 			ck_assert_uint_le(bs.cache_misses, 32);

@@ -111,6 +111,9 @@ static void h_drain(void)
 			h->ungrants[h->nungrant++] = m.u.value;
 		} else if (m.type == NC2_MSG_FINISH_PACKET && h->nfinish < HMAX_IDS) {
 			h->finishes[h->nfinish++] = m.u.value;
+		} else if (m.type == NC2_MSG_FINISH_PACKETS) {
+			for (uint32_t i = 0; i < m.u.ret.count && h->nfinish < HMAX_IDS; i++)
+				h->finishes[h->nfinish++] = nc2_return_id(&m, i);
 		}
 	}
 	raw_consume_publish(&h->rx);
@@ -405,7 +408,7 @@ END_TEST
 
 START_TEST(test_msg_type)
 {
-	static const uint8_t types[] = {0, 24, 100, 254};
+	static const uint8_t types[] = {0, 25, 100, 254};
 	hf_default();
 	uint8_t b[8];
 	raw_u32(b, types[_i], 0);
@@ -1099,6 +1102,47 @@ START_TEST(test_finish_bad_to_frontend)
 }
 END_TEST
 
+/* FINISH_PACKETS from the hand backend: ids in any order complete; a
+ * repeated or unknown id, or the message without FINISH_BATCH, fails the
+ * channel. */
+START_TEST(test_finish_batch_to_frontend)
+{
+	uint32_t features = NC2_FEATURE_ALL & ~NC2_FEATURE_BYPASS & ~NC2_FEATURE_LRO;
+	nc2_channel_config f;
+	nc2_channel_config_default(&f, NC2_ROLE_FRONTEND);
+	f.rxq[0].nr_bufs = 32;
+	hb_new(&f, 12, _i == 3 ? features & ~NC2_FEATURE_FINISH_BATCH : features, 1);
+	uint8_t *data = H->p->txmem;
+	memset(data, 0x45, 3 * CH_PAGE);
+	for (uint32_t i = 0; i < 3; i++) {
+		nc2_pkt pkt = {.data = data + i * CH_PAGE, .len = 1000, .cookie = 10 + i};
+		ck_assert_int_eq(nc2_channel_send(hch(), &pkt), NC2_OK);
+	}
+	ck_assert_int_ge(h_flush(), 0);
+	ck_assert_uint_eq(H->npkt, 3);
+	uint32_t ids[3] = {H->pkt_ids[2], H->pkt_ids[0], H->pkt_ids[1]};
+	if (_i == 1)
+		ids[2] = ids[1];
+	if (_i == 2)
+		ids[2] = 0x7777;
+	uint8_t b[24];
+	ck_assert_int_eq(nc2_finish_encode(b, sizeof(b), ids, 3), 24);
+	h_send(b, 24);
+	if (_i == 0) {
+		ck_assert_int_ge(h_poll(), 0);
+		uint64_t c[4];
+		ck_assert_int_eq(nc2_channel_tx_done(hch(), c, 4), 3);
+		ck_assert_uint_eq(c[0], 12);
+		ck_assert_uint_eq(c[1], 10);
+		ck_assert_uint_eq(c[2], 11);
+		ck_assert_uint_eq(ch_stats(H->p, H->real).finish_received, 3);
+		h_free();
+		return;
+	}
+	h_poll_fails(_i == 3 ? NC2_ERR_PEER_PROTO : NC2_ERR_PEER_BAD_ID);
+}
+END_TEST
+
 /* UNGRANT_ACK: never un-granted; acked twice during teardown. */
 START_TEST(test_ungrant_ack_bad)
 {
@@ -1709,6 +1753,7 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, test_pre_posted_edges);
 	tcase_add_loop_test(tc, test_return_bad_id, 0, 4);
 	tcase_add_loop_test(tc, test_finish_bad_to_frontend, 0, 2);
+	tcase_add_loop_test(tc, test_finish_batch_to_frontend, 0, 4);
 	tcase_add_loop_test(tc, test_ungrant_ack_bad, 0, 2);
 	tcase_add_loop_test(tc, test_frontend_bad_packets, 0, 3);
 	tcase_add_test(tc, test_frontend_over_max_packets);

@@ -416,6 +416,7 @@ static int is_fixed_size_type(uint8_t t)
 	case NC2_MSG_PACKET:
 	case NC2_MSG_POST_BUFFERS:
 	case NC2_MSG_RETURN_BUFFERS:
+	case NC2_MSG_FINISH_PACKETS:
 	case NC2_MSG_BYPASS_FRONTEND:
 	case NC2_MSG_BYPASS_BACKEND:
 	case NC2_MSG_PAD:
@@ -794,11 +795,11 @@ struct mut {
 static const struct mut muts[] = {
 	/* unknown types (size 8 is well-formed) */
 	{"type 0", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 0}}},
-	{"type 24", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 24}}},
+	{"type 25", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 25}}},
 	{"type 25", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 25}}},
 	{"type 128", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 128}}},
 	{"type 254", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 254}}},
-	{"type 24 size 16", V(g_hello), 0, E_TYPE, 1, {{0, 24}}},
+	{"type 25 size 16", V(g_hello), 0, E_TYPE, 1, {{0, 25}}},
 
 	/* SET_OFFLOAD: each octet 0/1 */
 	{"SET_OFFLOAD csum 2", V(g_offload_csum), 0, E_VALUE, 1, {{4, 2}}},
@@ -1020,7 +1021,7 @@ START_TEST(test_decode_hello_unknown_features)
 	static const uint8_t v[] = {0x12, 0x00, 0x10, 0x00, 0x01, 0x00, 0x01, 0x00,
 				    0xff, 0xff, 0xff, 0xff, 0x01, 0x00, 0x00, 0x00};
 	static const uint8_t w[] = {0x12, 0x00, 0x10, 0x00, 0x01, 0x00, 0x01, 0x00,
-				    0x00, 0x01, 0x00, 0x80, 0x01, 0x00, 0x00, 0x00};
+				    0x00, 0x02, 0x00, 0x80, 0x01, 0x00, 0x00, 0x00};
 	nc2_msg m;
 	ck_assert_int_eq(nc2_msg_decode(&m, copy_vec(v, sizeof(v)), sizeof(v)), NC2_OK);
 	ck_assert_uint_eq(m.u.hello.features, NC2_FEATURE_ALL);
@@ -1234,7 +1235,8 @@ static const struct {
 	nc2_msg m;
 } bad_fixed[] = {
 	{"type 0", {.type = 0, .size = 8}},
-	{"type 24", {.type = 24, .size = 8}},
+	{"type 25", {.type = 25, .size = 8}},
+	{"FINISH_PACKETS via msg_encode", {.type = NC2_MSG_FINISH_PACKETS, .size = 16}},
 	{"type 254", {.type = 254, .size = 8}},
 	{"PACKET via msg_encode", {.type = NC2_MSG_PACKET, .size = 24}},
 	{"POST via msg_encode", {.type = NC2_MSG_POST_BUFFERS, .size = 24}},
@@ -1400,6 +1402,56 @@ START_TEST(test_encode_post_invalid)
 	ck_assert_int_eq(nc2_post_encode(out, sizeof(out), 0, many, NC2_POST_MAX_COUNT + 1),
 			 NC2_ERR_INVALID_ARG);
 	ck_assert_int_eq(nc2_post_encode(out, sizeof(out), 0, many, 0xffffffffu),
+			 NC2_ERR_INVALID_ARG);
+}
+END_TEST
+
+/* 24 FINISH_PACKETS: RETURN_BUFFERS' layout under its own type; every
+ * decode rule of §5.24, and the encoder's argument checks. */
+START_TEST(test_finish_packets)
+{
+	static const uint8_t g_fin3[] = {
+	    0x18, 0x00, 0x18, 0x00, 0x03, 0x00, 0x00, 0x00, /* type 24, size 24, count 3 */
+	    0x01, 0x00, 0x00, 0x00, 0x11, 0x22, 0x33, 0x44, /* 1, 0x44332211 */
+	    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, /* 0xffffffff, pad */
+	};
+	uint8_t out[32], vec[32];
+	memset(out, 0xa5, sizeof(out));
+	ck_assert_int_eq(nc2_finish_encode(out, sizeof(out), ret_ids3, 3), 24);
+	TU_ASSERT_BYTES(out, g_fin3, sizeof(g_fin3));
+	ck_assert_uint_eq(out[24], 0xa5);
+	nc2_msg m;
+	ck_assert_int_eq(nc2_msg_decode(&m, copy_vec(g_fin3, 24), 24), NC2_OK);
+	ck_assert_uint_eq(m.type, NC2_MSG_FINISH_PACKETS);
+	ck_assert_uint_eq(m.u.ret.count, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		ck_assert_uint_eq(nc2_return_id(&m, i), ret_ids3[i]);
+
+	static const struct {
+		uint32_t at;
+		uint8_t v;
+		int err;
+	} rules[] = {
+	    {4, 0, NC2_ERR_PEER_BAD_VALUE},   /* count 0 (size 24 too) */
+	    {6, 1, NC2_ERR_PEER_RESERVED},    /* rsvd */
+	    {7, 0x80, NC2_ERR_PEER_RESERVED}, /* rsvd */
+	    {4, 2, NC2_ERR_PEER_MSG_SIZE},    /* count 2 in 24 octets */
+	    {4, 5, NC2_ERR_PEER_MSG_SIZE},    /* count 5 in 24 octets */
+	    {20, 1, NC2_ERR_PEER_RESERVED},   /* pad word */
+	    {23, 0x80, NC2_ERR_PEER_RESERVED},
+	    {1, 1, NC2_ERR_PEER_RESERVED}, /* header flags */
+	    {4, 4, NC2_OK},                /* count 4: the pad is the 4th id */
+	};
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		memcpy(vec, g_fin3, 24);
+		vec[rules[i].at] = rules[i].v;
+		ck_assert_msg(nc2_msg_decode(&m, vec, 24) == rules[i].err, "rule %zu", i);
+	}
+	ck_assert_int_eq(nc2_finish_encode(out, 23, ret_ids3, 3), NC2_ERR_NOSPACE);
+	ck_assert_int_eq(nc2_finish_encode(out, sizeof(out), ret_ids3, 0), NC2_ERR_INVALID_ARG);
+	ck_assert_int_eq(nc2_finish_encode(out, sizeof(out), NULL, 3), NC2_ERR_INVALID_ARG);
+	ck_assert_int_eq(nc2_finish_encode(NULL, 32, ret_ids3, 3), NC2_ERR_INVALID_ARG);
+	ck_assert_int_eq(nc2_finish_encode(out, sizeof(out), ret_ids3, NC2_FINISH_MAX_COUNT + 1),
 			 NC2_ERR_INVALID_ARG);
 }
 END_TEST
@@ -1817,6 +1869,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_encode_packet_nospace);
 	tcase_add_test(tc, test_encode_post_invalid);
 	tcase_add_test(tc, test_encode_return_invalid);
+	tcase_add_test(tc, test_finish_packets);
 	tcase_add_test(tc, test_encode_bypass_invalid);
 	tcase_add_test(tc, test_packet_msg_size);
 	suite_add_tcase(s, tc);

@@ -57,6 +57,7 @@ extern "C" {
 #define NC2_MSG_UNGRANT_ACK                  21
 #define NC2_MSG_MCAST                        22
 #define NC2_MSG_RECLAIM_BUFFERS              23
+#define NC2_MSG_FINISH_PACKETS               24
 #define NC2_MSG_PAD                          255
 
 /* ---- fixed sizes ------------------------------------------------------- */
@@ -104,7 +105,8 @@ extern "C" {
 #define NC2_FEATURE_DEFERRED_COPY (1u << 5) /* receiver_copy to frontend */
 #define NC2_FEATURE_MCAST         (1u << 6) /* MCAST membership control */
 #define NC2_FEATURE_BYPASS        (1u << 7) /* BYPASS_* messages (9-17) */
-#define NC2_FEATURE_ALL           0xffu
+#define NC2_FEATURE_FINISH_BATCH  (1u << 8) /* FINISH_PACKETS (24) */
+#define NC2_FEATURE_ALL           0x1ffu
 
 /*
  * SET_OFFLOAD (4): receiver tells the sender which offloads it may use in
@@ -231,6 +233,15 @@ extern "C" {
 #define NC2_RETURN_OFF_RSVD  6
 #define NC2_RETURN_OFF_IDS   8
 #define NC2_RETURN_MAX_COUNT ((NC2_MSG_MAX_SIZE - NC2_RETURN_OFF_IDS) / 4u)
+
+/*
+ * FINISH_PACKETS (24), both directions with FINISH_BATCH: FINISH_PACKET for
+ * count ids. Laid out as RETURN_BUFFERS (decoded into nc2_msg.u.ret).
+ */
+#define NC2_FINISH_OFF_COUNT NC2_RETURN_OFF_COUNT
+#define NC2_FINISH_OFF_RSVD  NC2_RETURN_OFF_RSVD
+#define NC2_FINISH_OFF_IDS   NC2_RETURN_OFF_IDS
+#define NC2_FINISH_MAX_COUNT NC2_RETURN_MAX_COUNT
 
 /*
  * CREATE_RX_QUEUE (8), frontend -> backend.
@@ -386,7 +397,7 @@ typedef struct nc2_msg {
 		struct nc2_msg_offload offload;
 		struct nc2_msg_packet packet;
 		struct nc2_msg_post post;
-		struct nc2_msg_return ret;
+		struct nc2_msg_return ret; /**< RETURN_BUFFERS, FINISH_PACKETS */
 		struct nc2_msg_rxq rxq;
 		struct nc2_msg_bypass bypass;
 		uint8_t suggest_mac[6];
@@ -413,7 +424,7 @@ NC2_API int nc2_msg_decode(nc2_msg *m, const uint8_t *buf, size_t len);
 
 /**
  * Encode a fixed-size message (every type except PACKET, POST_BUFFERS,
- * RETURN_BUFFERS, BYPASS_FRONTEND and BYPASS_BACKEND). For PAD, m->size
+ * RETURN_BUFFERS, FINISH_PACKETS, BYPASS_FRONTEND and BYPASS_BACKEND). For PAD, m->size
  * gives the length and the body is zero-filled.
  * \return octets written (> 0), NC2_ERR_NOSPACE, or NC2_ERR_INVALID_ARG when
  *  the message would not decode (bad value, variable type).
@@ -445,8 +456,11 @@ NC2_API void nc2_post_entry(const nc2_msg *m, uint32_t i, nc2_post_buf *b);
 /** Encode RETURN_BUFFERS of \p n (1..NC2_RETURN_MAX_COUNT) ids. */
 NC2_API int nc2_return_encode(uint8_t *buf, size_t cap, const uint32_t *ids, uint32_t n);
 
-/** Id \p i (< count) of a decoded RETURN_BUFFERS. */
+/** Id \p i (< count) of a decoded RETURN_BUFFERS or FINISH_PACKETS. */
 NC2_API uint32_t nc2_return_id(const nc2_msg *m, uint32_t i);
+
+/** Encode FINISH_PACKETS of \p n (1..NC2_FINISH_MAX_COUNT) ids. */
+NC2_API int nc2_finish_encode(uint8_t *buf, size_t cap, const uint32_t *ids, uint32_t n);
 
 /** Encode BYPASS_FRONTEND or BYPASS_BACKEND (\p type) with ring_pages grefs
  * each in \p prod and \p cons. */
