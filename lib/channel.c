@@ -15,6 +15,7 @@
 #include <nc2/gcache.h>
 #include <nc2/version.h>
 
+#include "compiler.h"
 #include "layout.h"
 #include "le.h"
 
@@ -781,11 +782,10 @@ static int refill_idle(const nc2_channel *ch)
 	return 1;
 }
 
-static int refill(nc2_channel *ch)
+/* Out of line: it saves many registers, and most calls find nothing due. */
+NC2_SLOWPATH static int refill(nc2_channel *ch)
 {
 	int rc;
-	if (refill_idle(ch))
-		return NC2_OK;
 	/* Completions first: they free the peer's resources. */
 	while (ch->finq_len) {
 		if ((rc = put_finish(ch)) < 0)
@@ -819,6 +819,8 @@ static int refill(nc2_channel *ch)
 
 static int refill_soft(nc2_channel *ch)
 {
+	if (refill_idle(ch))
+		return NC2_OK;
 	int rc = refill(ch);
 	return rc == NC2_ERR_AGAIN ? NC2_OK : rc;
 }

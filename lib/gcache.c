@@ -27,7 +27,7 @@
 
 #include <nc2/gcache.h>
 
-#include "copy.h"
+#include "compiler.h"
 #include "layout.h"
 
 #define NIL 0xffffffffu

@@ -30,15 +30,8 @@
 #include <nc2/wire.h>
 
 #include "barrier.h"
+#include "compiler.h"
 #include "le.h"
-
-/* Keeps a rarely taken path out of line, so that the common path around it
- * needs fewer registers saved. A hint only. */
-#if defined(__GNUC__) || defined(__clang__)
-#define NC2_RING_SLOWPATH __attribute__((noinline))
-#else
-#define NC2_RING_SLOWPATH
-#endif
 
 /* ---- shared index fields: u32 little-endian, 4-aligned -------------------- */
 
@@ -186,8 +179,8 @@ static inline uint32_t prod_free(const nc2_ring_prod *r)
  * and write a PAD for the tail. Out of line, so that the common case needs
  * no registers saved.
  */
-NC2_RING_SLOWPATH static int reserve_slow(nc2_ring_prod *r, uint32_t size, uint8_t **slot,
-					  uint32_t pos, uint32_t tail)
+NC2_SLOWPATH static int reserve_slow(nc2_ring_prod *r, uint32_t size, uint8_t **slot, uint32_t pos,
+				     uint32_t tail)
 {
 	/* pos and tail stay valid: only this side moves prod_pvt. */
 	uint32_t need = prod_need(r, r->prod_pvt, size);
@@ -414,7 +407,7 @@ static inline int take(nc2_ring_cons *r, uint8_t *buf, size_t cap, uint32_t cons
 }
 
 /* nc2_ring_next() after a PAD. */
-NC2_RING_SLOWPATH static int next_slow(nc2_ring_cons *r, uint8_t *buf, size_t cap)
+NC2_SLOWPATH static int next_slow(nc2_ring_cons *r, uint8_t *buf, size_t cap)
 {
 	for (;;) {
 		uint32_t cons = r->cons_pvt;

@@ -1,12 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private: copying packet data of run-time length.
+ * Private: hints to the compiler about the hot path.
  */
-#ifndef NC2_LIB_COPY_H
-#define NC2_LIB_COPY_H
+#ifndef NC2_LIB_COMPILER_H
+#define NC2_LIB_COMPILER_H
 
 #include <stddef.h>
 #include <string.h>
+
+/* Keeps a rarely taken path out of line, so that the common path around it
+ * needs fewer registers saved. A hint only. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NC2_SLOWPATH __attribute__((noinline))
+#else
+#define NC2_SLOWPATH
+#endif
 
 /*
  * memcpy() that stays a call. When a bounds check lets GCC prove a length
@@ -24,4 +32,4 @@ static inline void nc2_copy_data(void *dst, const void *src, size_t len)
 	memcpy(dst, src, len);
 }
 
-#endif /* NC2_LIB_COPY_H */
+#endif /* NC2_LIB_COMPILER_H */
