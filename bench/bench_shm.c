@@ -418,6 +418,18 @@ static uint32_t send_burst(struct ep *e, uint64_t limit)
 }
 
 /* One receiver iteration. \return packets received. */
+/* Give back the buffers a libnc2 poll of n packets lent. */
+static void release_lent(struct ep *e, int n)
+{
+	uint32_t tok[BURST], k = 0;
+	for (int i = 0; i < n; i++)
+		if (e->rx[i].rx_flags & NC2_RXBUF_LENT)
+			tok[k++] = e->rx[i].token;
+	int rc = k ? nc2_channel_rx_release(e->ch, tok, k) : NC2_OK;
+	if (rc < 0)
+		nfail(e, rc, "rx_release");
+}
+
 static uint32_t recv_burst(struct ep *e)
 {
 	int n;
@@ -429,7 +441,8 @@ static uint32_t recv_burst(struct ep *e)
 	if (n < 0)
 		nfail(e, n, "receive");
 	for (int i = 0; i < n; i++)
-		consume(e, e->rx[i].buf, e->rx[i].len);
+		consume(e, e->cfg->impl == IMPL_NC2 ? e->rx[i].data : e->rx[i].buf, e->rx[i].len);
+	release_lent(e, n);
 	e->out->recv += (uint64_t)n;
 	ep_flush(e);
 	return (uint32_t)n;
@@ -472,8 +485,10 @@ static void ep_idle(struct ep *e)
 	int n = 0;
 	if (e->cfg->impl == IMPL_NC2) {
 		n = nc2_channel_poll(e->ch, e->rx, BURST);
-		if (n >= 0)
+		if (n >= 0) {
+			release_lent(e, n);
 			reap(e);
+		}
 	} else if (e->fe) {
 		reap(e);
 		n = nb_front_rx_poll(e->nf, e->rx, BURST);
@@ -909,8 +924,15 @@ static void side_main(struct ctrl *c, const struct tcfg *cfg, int fe, const uint
 	if (e.rxmem == NULL)
 		fail(&e, -ENOMEM, "alloc");
 	memset(e.rxmem, 0, (size_t)BURST * (RX_CAP + 64));
+	/* Like rxonly, which frees its mbufs unread, a libnc2 receiver of the
+	 * hdr pattern takes its posted buffers on loan instead of a copy; the
+	 * integrity runs (count) check the octets of lent buffers too. */
+	uint32_t lend = cfg->impl == IMPL_NC2 && (cfg->pattern == SB_PAT_HDR || cfg->count)
+			    ? NC2_RXBUF_LEND
+			    : 0;
 	for (uint32_t i = 0; i < BURST; i++)
-		e.rx[i] = (nc2_rxbuf){.buf = e.rxmem + (size_t)i * (RX_CAP + 64), .cap = RX_CAP};
+		e.rx[i] = (nc2_rxbuf){
+		    .buf = e.rxmem + (size_t)i * (RX_CAP + 64), .cap = RX_CAP, .rx_flags = lend};
 
 	if (cfg->impl == IMPL_UNIX) {
 		/* private buffers, round-robin */

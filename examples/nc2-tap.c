@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <nc2/channel.h>
@@ -136,29 +137,30 @@ static void print_stats(struct port *p, const char *why)
 	if (p->ch == NULL)
 		return;
 	nc2_channel_get_stats(p->ch, &s);
-	fprintf(
-	    stderr,
-	    "nc2-tap %s stats (%s):\n"
-	    "  tap: read %" PRIu64 ", written %" PRIu64 ", write errors %" PRIu64
-	    ", send again %" PRIu64 ", dropped %" PRIu64 "\n"
-	    "  channel tx: packets %" PRIu64 " bytes %" PRIu64 " (small %" PRIu64
-	    ", granted %" PRIu64 ", pre_posted %" PRIu64 ")\n"
-	    "  channel rx: packets %" PRIu64 " bytes %" PRIu64 " (small %" PRIu64
-	    ", granted %" PRIu64 ", pre_posted %" PRIu64 ")\n"
-	    "  drops: no_buffer %" PRIu64 " too_big %" PRIu64 " copy_failed %" PRIu64
-	    " deferred_expired %" PRIu64 "\n"
-	    "  notifications: needed %" PRIu64 " suppressed %" PRIu64 "\n"
-	    "  grants %" PRIu64 " revokes %" PRIu64 " maps %" PRIu64 " unmaps %" PRIu64
-	    " copy calls %" PRIu64 " (segs %" PRIu64 ")\n"
-	    "  cache hits %" PRIu64 " misses %" PRIu64 " evictions %" PRIu64 "\n"
-	    "  buffers posted %" PRIu64 " returned %" PRIu64 " outstanding %u, tx in flight %u\n",
-	    p->o.backend ? "backend" : "frontend", why, p->tap_rx, p->tap_tx, p->tap_tx_err,
-	    p->send_again, p->send_dropped, s.tx_packets, s.tx_bytes, s.tx_small, s.tx_granted,
-	    s.tx_pre_posted, s.rx_packets, s.rx_bytes, s.rx_small, s.rx_granted, s.rx_pre_posted,
-	    s.drop_no_buffer, s.drop_too_big, s.drop_copy_failed, s.drop_deferred_expired,
-	    s.notify_needed, s.notify_suppressed, s.grants, s.revokes, s.maps, s.unmaps, s.copy_ops,
-	    s.copy_segs, s.cache_hits, s.cache_misses, s.cache_evictions, s.buffers_posted,
-	    s.buffers_returned, s.rx_buffers_posted, s.tx_in_flight);
+	fprintf(stderr,
+		"nc2-tap %s stats (%s):\n"
+		"  tap: read %" PRIu64 ", written %" PRIu64 ", write errors %" PRIu64
+		", send again %" PRIu64 ", dropped %" PRIu64 "\n"
+		"  channel tx: packets %" PRIu64 " bytes %" PRIu64 " (small %" PRIu64
+		", granted %" PRIu64 ", pre_posted %" PRIu64 ")\n"
+		"  channel rx: packets %" PRIu64 " bytes %" PRIu64 " (small %" PRIu64
+		", granted %" PRIu64 ", pre_posted %" PRIu64 ")\n"
+		"  drops: no_buffer %" PRIu64 " too_big %" PRIu64 " copy_failed %" PRIu64
+		" deferred_expired %" PRIu64 "\n"
+		"  notifications: needed %" PRIu64 " suppressed %" PRIu64 "\n"
+		"  grants %" PRIu64 " revokes %" PRIu64 " maps %" PRIu64 " unmaps %" PRIu64
+		" copy calls %" PRIu64 " (segs %" PRIu64 ")\n"
+		"  cache hits %" PRIu64 " misses %" PRIu64 " evictions %" PRIu64 "\n"
+		"  buffers posted %" PRIu64 " returned %" PRIu64 " outstanding %u, tx in flight %u,"
+		" rx lent %" PRIu64 "\n",
+		p->o.backend ? "backend" : "frontend", why, p->tap_rx, p->tap_tx, p->tap_tx_err,
+		p->send_again, p->send_dropped, s.tx_packets, s.tx_bytes, s.tx_small, s.tx_granted,
+		s.tx_pre_posted, s.rx_packets, s.rx_bytes, s.rx_small, s.rx_granted,
+		s.rx_pre_posted, s.drop_no_buffer, s.drop_too_big, s.drop_copy_failed,
+		s.drop_deferred_expired, s.notify_needed, s.notify_suppressed, s.grants, s.revokes,
+		s.maps, s.unmaps, s.copy_ops, s.copy_segs, s.cache_hits, s.cache_misses,
+		s.cache_evictions, s.buffers_posted, s.buffers_returned, s.rx_buffers_posted,
+		s.tx_in_flight, s.rx_lent);
 }
 
 /* vnet header <-> NetChannel2 packet metadata. */
@@ -351,24 +353,36 @@ static int from_tap(struct port *p)
 	return NC2_OK;
 }
 
-/* channel -> TAP. */
+/* channel -> TAP. A frame in one posted buffer is written to the TAP
+ * straight from it (lent, then released); others are copied into bufs. */
 static int to_tap(struct port *p)
 {
 	static uint8_t bufs[BURST][MAX_FRAME];
 	nc2_rxbuf rb[BURST];
+	uint32_t lent[BURST], nl = 0;
 	for (uint32_t i = 0; i < BURST; i++)
-		rb[i] = (nc2_rxbuf){.buf = bufs[i] + VHDR, .cap = MAX_FRAME - VHDR};
+		rb[i] = (nc2_rxbuf){
+		    .buf = bufs[i], .cap = MAX_FRAME - VHDR, .rx_flags = NC2_RXBUF_LEND};
 	int n = nc2_channel_poll(p->ch, rb, BURST);
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
 		struct virtio_net_hdr h;
 		rxbuf_to_vhdr(&rb[i], &h);
-		memcpy(bufs[i], &h, VHDR);
-		if (write(p->tapfd, bufs[i], VHDR + rb[i].len) < 0)
+		struct iovec iov[2] = {
+		    {.iov_base = &h, .iov_len = VHDR},
+		    {.iov_base = (void *)(uintptr_t)rb[i].data, .iov_len = rb[i].len}};
+		if (writev(p->tapfd, iov, 2) < 0)
 			p->tap_tx_err++;
 		else
 			p->tap_tx++;
+		if (rb[i].rx_flags & NC2_RXBUF_LENT)
+			lent[nl++] = rb[i].token;
+	}
+	if (nl) {
+		int rc = nc2_channel_rx_release(p->ch, lent, nl);
+		if (rc < 0)
+			return rc;
 	}
 	return n;
 }

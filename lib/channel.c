@@ -43,7 +43,7 @@ struct gpage { /* frontend: a page of grant_mem or tx_mem it granted */
 	uint8_t ro; /* header pool and tx_mem: the backend only reads them */
 };
 
-enum rxb_state { RXB_UNPOSTED, RXB_POSTED, RXB_RETURNED };
+enum rxb_state { RXB_UNPOSTED, RXB_POSTED, RXB_RETURNED, RXB_LENT };
 
 struct rxb { /* frontend: one RX buffer */
 	uint8_t *addr;
@@ -890,6 +890,8 @@ static void rx_limits(const nc2_channel *ch, nc2_limits *l)
 
 static void rx_meta(nc2_rxbuf *rb, const struct nc2_msg_packet *p, uint32_t len)
 {
+	rb->rx_flags &= NC2_RXBUF_LEND;
+	rb->data = rb->buf;
 	rb->len = len;
 	rb->flags = p->flags;
 	rb->csum_start = p->csum_start;
@@ -939,12 +941,14 @@ static int pull_granted(nc2_channel *ch, const nc2_msg *m, uint8_t *dst)
 	return bad ? NC2_ERR_TRANSPORT : NC2_OK;
 }
 
-/* Frontend: a pre_posted packet names our buffers; consume and repost them. */
+/* Frontend: a pre_posted packet names our buffers; consume and repost them,
+ * or lend the one buffer that holds the whole packet. */
 static int pull_posted(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb, uint32_t total)
 {
 	const struct nc2_msg_packet *p = &m->u.packet;
 	uint32_t at = p->prefix_size;
-	int fits = total <= rb->cap;
+	int lend = p->nr_frags == 1 && p->prefix_size == 0 && (rb->rx_flags & NC2_RXBUF_LEND);
+	int fits = lend || total <= rb->cap;
 
 	if (fits)
 		memcpy(rb->buf, p->prefix, p->prefix_size);
@@ -959,14 +963,22 @@ static int pull_posted(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb, uint32_
 		/* Only the owner knows the buffer's length. */
 		if (!nc2_range_ok(f.off, f.size, r->len))
 			return NC2_ERR_PEER_BAD_FRAG;
-		if (fits)
+		if (lend) {
+			rb->data = r->addr + f.off;
+			rb->token = ch->rx_slot_buf[slot];
+			rb->rx_flags |= NC2_RXBUF_LENT;
+			r->state = RXB_LENT;
+			ch->st.rx_lent++;
+		} else if (fits) {
 			memcpy(rb->buf + at, r->addr + f.off, f.size);
+		}
 		at += f.size;
 		nc2_bufid_free(ch->rxids, f.ref);
 		ch->st.rx_buffers_posted--;
 		rb->queue = r->queue;
 		/* Back on the queue's unposted list; refill() posts it again. */
-		requeue_rxb(ch, ch->rx_slot_buf[slot]);
+		if (!lend)
+			requeue_rxb(ch, ch->rx_slot_buf[slot]);
 	}
 	return fits ? NC2_OK : NC2_ERR_NOSPACE;
 }
@@ -1686,6 +1698,18 @@ int nc2_channel_tx_done(nc2_channel *ch, uint64_t *cookies, uint32_t n)
 		ch->cq_head++;
 	}
 	return (int)k;
+}
+
+int nc2_channel_rx_release(nc2_channel *ch, const uint32_t *tokens, uint32_t n)
+{
+	if (ch == NULL || (n && tokens == NULL) || !is_fe(ch))
+		return NC2_ERR_INVALID_ARG;
+	for (uint32_t i = 0; i < n; i++) {
+		if (tokens[i] >= ch->nr_rxbs || ch->rxbs[tokens[i]].state != RXB_LENT)
+			return NC2_ERR_INVALID_ARG;
+		requeue_rxb(ch, tokens[i]); /* posted by the next refill() */
+	}
+	return NC2_OK;
 }
 
 int nc2_channel_flush(nc2_channel *ch)

@@ -191,7 +191,9 @@ typedef struct ch_side {
 	uint64_t notifies, notify_errs;
 	uint64_t rx_count, done_count, bad, skipped;
 	int no_txdone; /* pump leaves completions alone */
-	int lossy;     /* receiver: expected frames may be dropped */
+	int hold_lent; /* pump keeps lent buffers (the test releases them) */
+	uint64_t lent_count;
+	int lossy; /* receiver: expected frames may be dropped */
 	ch_expect *exp;
 	uint32_t exp_head, exp_tail;
 } ch_side;
@@ -352,8 +354,8 @@ static inline void ch_expect_push(ch_pair *p, int s, const ch_expect *e)
 static inline void ch_verify(ch_pair *p, int s, const nc2_rxbuf *rb)
 {
 	ch_side *d = &p->side[s];
-	if (d->lossy && rb->len >= 18 && !(rb->buf[12] == 0x81 && rb->buf[13] == 0)) {
-		uint32_t seq = tu_get32(rb->buf + 14);
+	if (d->lossy && rb->len >= 18 && !(rb->data[12] == 0x81 && rb->data[13] == 0)) {
+		uint32_t seq = tu_get32(rb->data + 14);
 		while (d->exp_head != d->exp_tail && d->exp[d->exp_head % CH_EXP_CAP].seq != seq) {
 			d->exp_head++;
 			d->skipped++;
@@ -373,8 +375,8 @@ static inline void ch_verify(ch_pair *p, int s, const nc2_rxbuf *rb)
 		ck_assert_msg(rb->queue == e->queue, "seq %u: queue %u, want %d", e->seq, rb->queue,
 			      e->queue);
 	ch_frame(p->scratch, e->len, e->dst, e->src, e->vlan, e->seq);
-	if (memcmp(rb->buf, p->scratch, e->len) != 0)
-		TU_ASSERT_BYTES(rb->buf, p->scratch, e->len);
+	if (memcmp(rb->data, p->scratch, e->len) != 0)
+		TU_ASSERT_BYTES(rb->data, p->scratch, e->len);
 }
 
 /* ---- pump ----------------------------------------------------------------- */
@@ -419,13 +421,20 @@ static inline int ch_poll_side(ch_pair *p, int s)
 	if (rc < 0)
 		return rc;
 	ck_assert_int_le(rc, (int)CH_BURST);
+	uint32_t lent[CH_BURST], nl = 0;
 	for (int i = 0; i < rc; i++) {
 		d->rx_count++;
 		if (p->on_rx)
 			p->on_rx(p, s, &d->rx[i]);
 		else
 			ch_verify(p, s, &d->rx[i]);
+		if (d->rx[i].rx_flags & NC2_RXBUF_LENT)
+			lent[nl++] = d->rx[i].token;
 	}
+	/* Lent buffers go back at once, unless the test holds them. */
+	if (nl && !d->hold_lent)
+		ck_assert_int_eq(nc2_channel_rx_release(d->ch, lent, nl), NC2_OK);
+	d->lent_count += nl;
 	if (!d->no_txdone)
 		ch_collect_done(p, s);
 	return rc;

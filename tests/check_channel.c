@@ -1329,6 +1329,55 @@ START_TEST(test_gcache)
 }
 END_TEST
 
+/* Frontend RX with NC2_RXBUF_LEND: a frame in one posted buffer is lent
+ * in place (no copy) and not reposted until released; frames over several
+ * buffers and inline frames are copied as before. */
+START_TEST(test_rx_lend)
+{
+	ch_pair *p = pair_default(15, 4, 1);
+	ch_connect(p);
+	ch_side *fe = &p->side[CH_FE];
+	for (uint32_t i = 0; i < CH_BURST; i++)
+		fe->rx[i].rx_flags = NC2_RXBUF_LEND;
+	uint32_t posted = ch_stats(p, CH_FE).rx_buffers_posted;
+	uint32_t seq = 0;
+	for (uint32_t i = 0; i < 600; i++) {
+		uint32_t len = (i % 3 == 0) ? 100 : (i % 3 == 1) ? 2000 : 3000; /* inline, 1, 2 */
+		ch_send_ok(p, CH_BE, &(ch_tx){.len = len, .seq = seq++});
+		if (i % 20 == 19)
+			ch_pump_ok(p);
+	}
+	ch_pump_ok(p);
+	nc2_channel_stats fs = ch_stats(p, CH_FE);
+	ck_assert_uint_eq(fe->rx_count, seq);
+	ck_assert_uint_eq(fs.rx_lent, 200);
+	ck_assert_uint_eq(fe->lent_count, 200);
+	ck_assert_uint_eq(fs.rx_buffers_posted, posted); /* all released and reposted */
+
+	/* Held: the buffer stays out of the posted set until released. */
+	fe->hold_lent = 1;
+	ch_send_ok(p, CH_BE, &(ch_tx){.len = 1500, .seq = seq++});
+	ch_pump_ok(p);
+	ck_assert_uint_eq(fe->rx_count, seq);
+	ck_assert(fe->rx[0].rx_flags & NC2_RXBUF_LENT);
+	ck_assert(fe->rx[0].data != fe->rx[0].buf);
+	uint32_t tok = fe->rx[0].token;
+	ck_assert_uint_eq(ch_stats(p, CH_FE).rx_buffers_posted, posted - 1);
+	uint32_t bad = tok + 1;
+	ck_assert_int_eq(nc2_channel_rx_release(ch_fe(p), &bad, 1), NC2_ERR_INVALID_ARG);
+	ck_assert_int_eq(nc2_channel_rx_release(ch_be(p), &tok, 1), NC2_ERR_INVALID_ARG);
+	ck_assert_int_eq(nc2_channel_rx_release(ch_fe(p), &tok, 1), NC2_OK);
+	ck_assert_int_eq(nc2_channel_rx_release(ch_fe(p), &tok, 1), NC2_ERR_INVALID_ARG);
+	ch_pump_ok(p);
+	ck_assert_uint_eq(ch_stats(p, CH_FE).rx_buffers_posted, posted);
+	/* A buffer still lent at shutdown does not hold the close up. */
+	ch_send_ok(p, CH_BE, &(ch_tx){.len = 1500, .seq = seq++});
+	ch_pump_ok(p);
+	ck_assert(fe->rx[0].rx_flags & NC2_RXBUF_LENT);
+	ch_finish(p);
+}
+END_TEST
+
 /* Frames sent from tx_mem: its pages are granted once at connect (sticky,
  * read-only) and named directly, so no frame costs a grant, a revoke or a
  * header copy; the backend reads them through its cache (or by grant copy
@@ -2125,6 +2174,7 @@ static Suite *channel_suite(void)
 	tc = tcase_create("gcache");
 	tcase_add_test(tc, test_gcache);
 	tcase_add_test(tc, test_tx_mem);
+	tcase_add_test(tc, test_rx_lend);
 	tcase_add_test(tc, test_gcache_shutdown_in_flight);
 	suite_add_tcase(s, tc);
 

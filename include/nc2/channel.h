@@ -121,10 +121,15 @@ typedef struct nc2_pkt {
  * untouched until the cookie completes. */
 #define NC2_PKT_GRANTABLE (1u << 0)
 
-/** A receive buffer: the caller fills buf/cap, the channel the rest. */
+/** A receive buffer: the caller fills buf, cap and rx_flags, the channel
+ * the rest. The packet is at data: buf, or with NC2_RXBUF_LENT a buffer the
+ * channel lends. */
 typedef struct nc2_rxbuf {
 	uint8_t *buf;
 	uint32_t cap;
+	uint32_t rx_flags; /**< in: NC2_RXBUF_LEND (kept); out: NC2_RXBUF_LENT */
+	const uint8_t *data;
+	uint32_t token; /**< with NC2_RXBUF_LENT: for nc2_channel_rx_release() */
 	uint32_t len;
 	uint32_t flags; /**< packet flags as received */
 	uint16_t csum_start, csum_offset;
@@ -132,6 +137,16 @@ typedef struct nc2_rxbuf {
 	uint16_t mss;
 	uint8_t queue; /**< frontend: RX queue the packet arrived on */
 } nc2_rxbuf;
+
+/** rx_flags in: instead of copying a packet that lies in one of its
+ * buffers (a frontend's pre_posted packet in one posted buffer), the channel
+ * may lend that buffer, as AF_XDP and memif zero-copy do. The lent octets
+ * stay granted to the peer: a hostile peer can still change them, so treat
+ * them as payload and copy what must not change under a check. */
+#define NC2_RXBUF_LEND (1u << 0)
+/** rx_flags out: data points into a lent buffer; give it back with
+ * nc2_channel_rx_release(). It is not reposted meanwhile. */
+#define NC2_RXBUF_LENT (1u << 1)
 
 enum nc2_channel_state {
 	NC2_CH_INIT,       /**< initialised, connect not called */
@@ -153,6 +168,7 @@ typedef struct nc2_channel_stats {
 	uint64_t grants, revokes, maps, unmaps, copy_ops, copy_segs;
 	uint64_t cache_hits, cache_misses, cache_evictions, ungrants;
 	uint64_t buffers_posted, buffers_returned;
+	uint64_t rx_lent; /**< packets delivered in a lent buffer */
 	uint32_t tx_in_flight, rx_buffers_posted;
 } nc2_channel_stats;
 
@@ -202,6 +218,11 @@ NC2_API int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt);
  * state, also after failure, so the embedder can take its buffers back.
  * \return count. */
 NC2_API int nc2_channel_tx_done(nc2_channel *ch, uint64_t *cookies, uint32_t n);
+
+/** Give back \p n buffers lent by nc2_channel_poll() (NC2_RXBUF_LENT
+ * tokens); they are posted again. \return NC2_OK, or NC2_ERR_INVALID_ARG at
+ * the first token that is not lent (the ones before it are released). */
+NC2_API int nc2_channel_rx_release(nc2_channel *ch, const uint32_t *tokens, uint32_t n);
 
 /** Publish queued messages and consumption. \return 1 when the peer must be
  * notified (call nc2_tp_notify), 0 when not, or an error. */
