@@ -71,6 +71,11 @@ struct be_queue {
 	uint8_t exists, flags;
 };
 
+struct lent { /* backend: a packet lent in place, FINISH owed at release */
+	uint32_t id, gref, next;
+	uint8_t used;
+};
+
 struct tx_slot {
 	uint64_t cookie;
 	uint64_t deadline; /* backend receiver_copy: when to give up */
@@ -111,7 +116,7 @@ struct nc2_channel {
 	/* replies owed to the peer */
 	uint32_t *finq;
 	uint32_t finq_len;
-	uint64_t finq_seen[4]; /* a bit per id hash in finq: most ids skip the scan */
+	uint64_t finq_seen[4]; /* a bit per id hash in finq and lent: most ids skip the scan */
 	uint32_t ackq[ACKQ_CAP];
 	uint32_t ackq_len;
 
@@ -131,6 +136,8 @@ struct nc2_channel {
 	uint32_t posted_free, ret_head, ret_tail, posted_count;
 	struct be_queue bq[NC2_MAX_RX_QUEUES];
 	nc2_gcache *gcache;
+	struct lent *lent; /* max_packets entries; outstanding like finq */
+	uint32_t lent_free, lent_count;
 	uint8_t mcast[MCAST_CAP][6];
 	uint32_t nr_mcast;
 	uint8_t has_default;
@@ -147,8 +154,8 @@ struct nc2_channel {
 /* ---- memory layout ---------------------------------------------------- */
 
 struct layout {
-	size_t chan, msg, txids, slots, cq, finq, gpages, rxbs, rx_slot_buf, rxids, posted, gcache,
-	    total;
+	size_t chan, msg, txids, slots, cq, finq, gpages, rxbs, rx_slot_buf, rxids, posted, lent,
+	    gcache, total;
 };
 
 static uint32_t total_rx_bufs(const nc2_channel_config *c)
@@ -270,6 +277,7 @@ static size_t plan(const nc2_channel_config *c, struct layout *l)
 		TAKE(rxids, nc2_bufid_footprint(nb));
 	} else {
 		TAKE(posted, sizeof(struct posted) * c->max_posted);
+		TAKE(lent, sizeof(struct lent) * (c->max_packets ? c->max_packets : 1u));
 		if (c->gcache_entries)
 			TAKE(gcache, nc2_gcache_footprint(c->gcache_entries));
 	}
@@ -368,6 +376,15 @@ static int put_u32(nc2_channel *ch, uint8_t type, uint32_t v)
 	nc2_ring_commit(&ch->tx);
 	ch->st.msgs_sent++;
 	return NC2_OK;
+}
+
+/* The id's bit in finq_seen: set, and whether it already was. */
+static int seen_add(nc2_channel *ch, uint32_t id)
+{
+	uint32_t h = (id * 0x9e3779b1u) >> 24;
+	uint64_t bit = 1ull << (h & 63), was = ch->finq_seen[h >> 6] & bit;
+	ch->finq_seen[h >> 6] |= bit;
+	return was != 0;
 }
 
 /* FINISH the newest ids of finq: as many as one FINISH_PACKETS holds when
@@ -534,6 +551,10 @@ int nc2_channel_init(nc2_channel **out, void *mem, size_t len, const nc2_channel
 		carve_frontend(ch);
 	} else {
 		ch->posted = (struct posted *)(void *)(base + l.posted);
+		ch->lent = (struct lent *)(void *)(base + l.lent);
+		for (uint32_t i = 0; i < cfg->max_packets; i++)
+			ch->lent[i].next = i + 1 < cfg->max_packets ? i + 1 : NONE;
+		ch->lent_free = cfg->max_packets ? 0 : NONE;
 		for (uint32_t i = 0; i < cfg->max_posted; i++)
 			ch->posted[i].next = i + 1 < cfg->max_posted ? i + 1 : NONE;
 		ch->posted_free = 0;
@@ -792,8 +813,11 @@ NC2_SLOWPATH static int refill(nc2_channel *ch)
 			return rc;
 	}
 	/* Bits only go when the queue is empty: a stale bit costs a scan, never
-	 * a missed duplicate. */
+	 * a missed duplicate. Lent packets stay outstanding. */
 	memset(ch->finq_seen, 0, sizeof(ch->finq_seen));
+	for (uint32_t i = 0; ch->lent_count && i < ch->cfg.max_packets; i++)
+		if (ch->lent[i].used)
+			seen_add(ch, ch->lent[i].id);
 	/* Returned buffers before un-grant acks: the frontend may revoke a page
 	 * once acked, which must not happen while a buffer in it is posted. */
 	if (!is_fe(ch) && (rc = return_buffers(ch)) < 0)
@@ -983,6 +1007,32 @@ static int pull_posted(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb, uint32_
 	return fits ? NC2_OK : NC2_ERR_NOSPACE;
 }
 
+/* Backend: a packet in one sticky fragment is lent where it lies, in its
+ * cached mapping, pinned until nc2_channel_rx_release(), which makes its
+ * FINISH due. \return 1 if lent, 0 to copy it instead. */
+static int lend_granted(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
+{
+	const struct nc2_msg_packet *p = &m->u.packet;
+	if (!(rb->rx_flags & NC2_RXBUF_LEND) || ch->gcache == NULL || p->nr_frags != 1 ||
+	    p->prefix_size != 0 || ch->lent_free == NONE)
+		return 0;
+	nc2_frag f;
+	nc2_packet_frag(m, 0, &f);
+	void *page;
+	if (!(f.flags & NC2_FRAG_STICKY) ||
+	    nc2_gcache_get(ch->gcache, f.ref, NC2_GNT_READONLY, &page) < 0)
+		return 0; /* the copy path reports an unusable grant */
+	uint32_t e = ch->lent_free;
+	ch->lent_free = ch->lent[e].next;
+	ch->lent[e] = (struct lent){.id = p->id, .gref = f.ref, .next = NONE, .used = 1};
+	ch->lent_count++;
+	rb->data = (const uint8_t *)page + f.off;
+	rb->token = e;
+	rb->rx_flags |= NC2_RXBUF_LENT;
+	ch->st.rx_lent++;
+	return 1;
+}
+
 static int on_packet(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
 {
 	const struct nc2_msg_packet *p = &m->u.packet;
@@ -994,20 +1044,27 @@ static int on_packet(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
 	int finish =
 	    p->type == NC2_PACKET_TYPE_receiver_copy || p->type == NC2_PACKET_TYPE_receiver_map;
 	if (finish) {
-		/* Outstanding here = received, FINISH not yet written. */
-		uint32_t h = (p->id * 0x9e3779b1u) >> 24;
-		uint64_t bit = 1ull << (h & 63);
-		if (ch->finq_seen[h >> 6] & bit) {
+		/* Outstanding here = received, FINISH not yet written: queued
+		 * or lent. */
+		if (seen_add(ch, p->id)) {
 			for (uint32_t i = 0; i < ch->finq_len; i++)
 				if (ch->finq[i] == p->id)
 					return NC2_ERR_PEER_BAD_ID;
+			for (uint32_t i = 0; ch->lent_count && i < ch->cfg.max_packets; i++)
+				if (ch->lent[i].used && ch->lent[i].id == p->id)
+					return NC2_ERR_PEER_BAD_ID;
 		}
-		ch->finq_seen[h >> 6] |= bit;
-		if (ch->finq_len >= ch->cfg.max_packets)
+		if (ch->finq_len + ch->lent_count >= ch->cfg.max_packets)
 			return NC2_ERR_PEER_LIMIT; /* more in flight than SET_MAX_PACKETS allowed */
 	}
 
 	rx_meta(rb, p, total);
+	if (finish && lend_granted(ch, m, rb)) {
+		ch->st.rx_granted++;
+		ch->st.rx_packets++;
+		ch->st.rx_bytes += total;
+		return 1; /* FINISHed when released */
+	}
 	if (p->type == NC2_PACKET_TYPE_pre_posted) {
 		rc = pull_posted(ch, m, rb, total);
 		if (rc == NC2_ERR_NOSPACE) {
@@ -1702,12 +1759,27 @@ int nc2_channel_tx_done(nc2_channel *ch, uint64_t *cookies, uint32_t n)
 
 int nc2_channel_rx_release(nc2_channel *ch, const uint32_t *tokens, uint32_t n)
 {
-	if (ch == NULL || (n && tokens == NULL) || !is_fe(ch))
+	if (ch == NULL || (n && tokens == NULL))
 		return NC2_ERR_INVALID_ARG;
 	for (uint32_t i = 0; i < n; i++) {
-		if (tokens[i] >= ch->nr_rxbs || ch->rxbs[tokens[i]].state != RXB_LENT)
+		uint32_t t = tokens[i];
+		if (is_fe(ch)) {
+			if (t >= ch->nr_rxbs || ch->rxbs[t].state != RXB_LENT)
+				return NC2_ERR_INVALID_ARG;
+			requeue_rxb(ch, t); /* posted by the next refill() */
+			continue;
+		}
+		if (t >= ch->cfg.max_packets || !ch->lent[t].used)
 			return NC2_ERR_INVALID_ARG;
-		requeue_rxb(ch, tokens[i]); /* posted by the next refill() */
+		struct lent *l = &ch->lent[t];
+		/* 1: an UNGRANT waited for this mapping; acked by refill(). */
+		if (nc2_gcache_put(ch->gcache, l->gref) == 1 && ch->ackq_len < ACKQ_CAP)
+			ch->ackq[ch->ackq_len++] = l->gref;
+		ch->finq[ch->finq_len++] = l->id; /* room: finq_len + lent_count <= max */
+		l->used = 0;
+		l->next = ch->lent_free;
+		ch->lent_free = t;
+		ch->lent_count--;
 	}
 	return NC2_OK;
 }
@@ -1812,7 +1884,7 @@ static int gpages_settled(const nc2_channel *ch)
 static void maybe_closed(nc2_channel *ch)
 {
 	if (ch->state != NC2_CH_CLOSING || nc2_bufid_in_flight(ch->txids) || ch->finq_len ||
-	    ch->ackq_len)
+	    ch->ackq_len || ch->lent_count)
 		return;
 	if (is_fe(ch)) {
 		if (ch->reclaim_due || ch->ungrants_due < ch->nr_gpages ||
@@ -1887,6 +1959,12 @@ int nc2_channel_fini(nc2_channel *ch)
 			g->state = GP_REVOKED;
 		}
 	} else if (ch->gcache) {
+		/* Packets still lent: their mappings go too (the caller is done). */
+		for (uint32_t i = 0; ch->lent_count && i < ch->cfg.max_packets; i++)
+			if (ch->lent[i].used && nc2_gcache_put(ch->gcache, ch->lent[i].gref) >= 0) {
+				ch->lent[i].used = 0;
+				ch->lent_count--;
+			}
 		int rc = nc2_gcache_flush(ch->gcache);
 		if (rc < 0 && first == NC2_OK)
 			first = rc;

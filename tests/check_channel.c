@@ -1378,6 +1378,54 @@ START_TEST(test_rx_lend)
 }
 END_TEST
 
+/* Backend RX with NC2_RXBUF_LEND: a frame in one sticky fragment (here in
+ * the frontend's tx_mem) is lent in the cached mapping; its FINISH, and so
+ * the frontend's completion, waits for the release. Frames over two pages
+ * are copied. */
+START_TEST(test_be_lend)
+{
+	nc2_channel_config f, b;
+	cfg_fe(&f);
+	cfg_be(&b);
+	f.tx_mem_len = 32 * CH_PAGE;
+	ch_pair *p = ch_pair_new(&f, &b, 15, 32, 2);
+	ch_connect(p);
+	ch_side *be = &p->side[CH_BE];
+	for (uint32_t i = 0; i < CH_BURST; i++)
+		be->rx[i].rx_flags = NC2_RXBUF_LEND;
+	uint32_t seq = 0, single = 0;
+	for (uint32_t round = 0; round < 50; round++) {
+		for (uint32_t i = 0; i < 16; i++) {
+			uint32_t len = 200 + (seq * 331u) % 3000, off = (seq * 1237u) % CH_PAGE;
+			single += off + len <= CH_PAGE;
+			ch_send_ok(p, CH_FE, &(ch_tx){.len = len, .seq = seq++, .off = off});
+		}
+		ch_pump_ok(p);
+	}
+	nc2_channel_stats bs = ch_stats(p, CH_BE);
+	ck_assert_uint_gt(single, 100);
+	ck_assert_uint_eq(be->rx_count, seq);
+	ck_assert_uint_eq(bs.rx_lent, single);
+	ck_assert_uint_eq(bs.finish_sent, seq);
+	ck_assert_uint_eq(p->side[CH_FE].done_count, seq);
+
+	/* Held: no FINISH, so no completion, until released. */
+	be->hold_lent = 1;
+	ch_send_ok(p, CH_FE, &(ch_tx){.len = 1000, .seq = seq++, .off = 64});
+	ch_pump_ok(p);
+	ck_assert_uint_eq(be->rx_count, seq);
+	ck_assert(be->rx[0].rx_flags & NC2_RXBUF_LENT);
+	ck_assert_uint_eq(p->side[CH_FE].done_count, seq - 1);
+	uint32_t tok = be->rx[0].token, bad = tok + 1;
+	ck_assert_int_eq(nc2_channel_rx_release(ch_be(p), &bad, 1), NC2_ERR_INVALID_ARG);
+	ck_assert_int_eq(nc2_channel_rx_release(ch_be(p), &tok, 1), NC2_OK);
+	ck_assert_int_eq(nc2_channel_rx_release(ch_be(p), &tok, 1), NC2_ERR_INVALID_ARG);
+	ch_pump_ok(p);
+	ck_assert_uint_eq(p->side[CH_FE].done_count, seq);
+	ch_finish(p);
+}
+END_TEST
+
 /* Frames sent from tx_mem: its pages are granted once at connect (sticky,
  * read-only) and named directly, so no frame costs a grant, a revoke or a
  * header copy; the backend reads them through its cache (or by grant copy
@@ -2175,6 +2223,7 @@ static Suite *channel_suite(void)
 	tcase_add_test(tc, test_gcache);
 	tcase_add_test(tc, test_tx_mem);
 	tcase_add_test(tc, test_rx_lend);
+	tcase_add_test(tc, test_be_lend);
 	tcase_add_test(tc, test_gcache_shutdown_in_flight);
 	suite_add_tcase(s, tc);
 

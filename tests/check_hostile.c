@@ -668,6 +668,35 @@ START_TEST(test_duplicate_packet_id)
 }
 END_TEST
 
+/* A packet lent by the backend is outstanding until released: its id
+ * again is a duplicate, and it counts against max_packets. */
+START_TEST(test_lent_still_outstanding)
+{
+	nc2_channel_config b;
+	nc2_channel_config_default(&b, NC2_ROLE_BACKEND);
+	b.max_packets = 2;
+	hf_new(&b, 12, NC2_FEATURE_ALL & ~NC2_FEATURE_BYPASS, 1, 1);
+	ch_side *d = &H->p->side[H->real];
+	for (uint32_t i = 0; i < CH_BURST; i++)
+		d->rx[i].rx_flags = NC2_RXBUF_LEND;
+	uint32_t g = hf_grant(NC2_GNT_READONLY | NC2_GNT_STICKY);
+	nc2_frag f = {.ref = g, .off = 0, .size = 100, .flags = NC2_FRAG_STICKY};
+	h_send(H->m, pkt_frags(H->m, NC2_PACKET_TYPE_receiver_map, 77, &f, 1));
+	ck_assert_int_eq(h_poll(), 1);
+	ck_assert(d->rx[0].rx_flags & NC2_RXBUF_LENT);
+	ck_assert_int_ge(h_flush(), 0);
+	ck_assert_uint_eq(H->nfinish, 0); /* held: no FINISH yet */
+	if (_i == 0) {
+		h_send(H->m, pkt_frags(H->m, NC2_PACKET_TYPE_receiver_map, 77, &f, 1));
+		h_poll_fails(NC2_ERR_PEER_BAD_ID);
+	} else {
+		h_send(H->m, pkt_frags(H->m, NC2_PACKET_TYPE_receiver_map, 78, &f, 1));
+		h_send(H->m, pkt_frags(H->m, NC2_PACKET_TYPE_receiver_map, 79, &f, 1));
+		h_poll_fails(NC2_ERR_PEER_LIMIT);
+	}
+}
+END_TEST
+
 /* ======================================================================== */
 /* Control messages at the backend                                          */
 /* ======================================================================== */
@@ -1754,6 +1783,7 @@ static Suite *hostile_suite(void)
 	tcase_add_loop_test(tc, test_return_bad_id, 0, 4);
 	tcase_add_loop_test(tc, test_finish_bad_to_frontend, 0, 2);
 	tcase_add_loop_test(tc, test_finish_batch_to_frontend, 0, 4);
+	tcase_add_loop_test(tc, test_lent_still_outstanding, 0, 2);
 	tcase_add_loop_test(tc, test_ungrant_ack_bad, 0, 2);
 	tcase_add_loop_test(tc, test_frontend_bad_packets, 0, 3);
 	tcase_add_test(tc, test_frontend_over_max_packets);
