@@ -17,6 +17,7 @@
 
 #include "compiler.h"
 #include "layout.h"
+#include "packet.h"
 #include "le.h"
 
 #define TX_MAX_GRANTS         17u /* pages a 64 KiB payload can touch */
@@ -1424,6 +1425,8 @@ static int tx_meta(const nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_pac
 				     .mss = pkt->mss,
 				     .csum_start = pkt->csum_start,
 				     .csum_offset = pkt->csum_offset};
+	if (offload_none(p))
+		return NC2_OK;
 	int rc = nc2_offload_validate(p, ch->peer_offloads, pkt->len);
 	if (rc == NC2_ERR_PEER_OFFLOAD)
 		return NC2_ERR_UNSUPPORTED;
@@ -1438,12 +1441,11 @@ static void abandon(nc2_channel *ch, uint8_t *slot, uint32_t size)
 	nc2_ring_commit(&ch->tx);
 }
 
-static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p)
+static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p, uint32_t size)
 {
 	uint8_t *slot;
 	p->type = NC2_PACKET_TYPE_small;
 	p->prefix_size = (uint16_t)pkt->len;
-	uint32_t size = nc2_packet_msg_size(0, pkt->len);
 	int rc = nc2_ring_reserve(&ch->tx, size, &slot);
 	if (rc < 0)
 		return rc;
@@ -1472,12 +1474,12 @@ static int send_granted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_pack
 	uint32_t chunks =
 	    end > a ? (uint32_t)(((end - 1) / NC2_PAGE_SIZE) - a / NC2_PAGE_SIZE) + 1 : 0;
 	if (chunks > TX_MAX_GRANTS || chunks + (use_pool ? 1u : 0u) > ch->peer_max_frags ||
-	    nc2_packet_msg_size(chunks + (use_pool ? 1u : 0u), 0) > ch->tx.max_msg)
+	    packet_msg_size(chunks + (use_pool ? 1u : 0u), 0) > ch->tx.max_msg)
 		return NC2_ERR_LIMIT;
 	if (nc2_bufid_in_flight(ch->txids) >= ch->peer_max_packets)
 		return NC2_ERR_AGAIN;
 	uint8_t *slot;
-	uint32_t size = nc2_packet_msg_size(chunks + (use_pool ? 1u : 0u), 0);
+	uint32_t size = packet_msg_size(chunks + (use_pool ? 1u : 0u), 0);
 	int rc = nc2_ring_reserve(&ch->tx, size, &slot);
 	if (rc < 0)
 		return rc;
@@ -1615,10 +1617,10 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 		return 2;
 	}
 	if (n > ch->peer_max_frags || n > NC2_MAX_FRAGS_LIMIT ||
-	    nc2_packet_msg_size(n, 0) > ch->tx.max_msg)
+	    packet_msg_size(n, 0) > ch->tx.max_msg)
 		return NC2_ERR_LIMIT;
 	uint8_t *slot;
-	uint32_t size = nc2_packet_msg_size(n, 0);
+	uint32_t size = packet_msg_size(n, 0);
 	int rc = nc2_ring_reserve(&ch->tx, size, &slot);
 	if (rc < 0)
 		return rc;
@@ -1721,8 +1723,9 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 		    (ch->features & NC2_FEATURE_DEFERRED_COPY) && ch->cfg.deferred_timeout &&
 		    nc2_tp_has_end_access(ch->t);
 	/* Inline only if the PACKET fits the ring (M = size / 2 for small rings). */
-	if (pkt->len <= ch->cfg.small_max && nc2_packet_msg_size(0, pkt->len) <= ch->tx.max_msg)
-		rc = send_small(ch, pkt, &p);
+	uint32_t small = packet_msg_size(0, pkt->len);
+	if (pkt->len <= ch->cfg.small_max && small <= ch->tx.max_msg)
+		rc = send_small(ch, pkt, &p, small);
 	else if (is_fe(ch))
 		rc = send_granted(ch, pkt, &p);
 	else {

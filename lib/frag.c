@@ -6,6 +6,7 @@
 #include <nc2/frag.h>
 
 #include "le.h"
+#include "packet.h"
 
 static inline int is_grant_type(uint8_t ptype)
 {
@@ -61,14 +62,6 @@ static int offload_check(const struct nc2_msg_packet *p, uint32_t offloads, uint
 	if (!(p->flags & NC2_PACKET_FLAG_csum_blank))
 		return NC2_ERR_PEER_BAD_CSUM;
 	return NC2_OK;
-}
-
-/* True when no offload field is in use (the common case, checked inline;
- * offload_check() has the rules for the rest). */
-static inline int offload_none(const struct nc2_msg_packet *p)
-{
-	return ((p->flags & NC2_PACKET_FLAG_csum_blank) | p->seg_type | p->mss | p->csum_start |
-		p->csum_offset) == 0;
 }
 
 int nc2_offload_validate(const struct nc2_msg_packet *p, uint32_t offloads, uint32_t total)

@@ -10,6 +10,7 @@
 #include <nc2/wire.h>
 
 #include "le.h"
+#include "packet.h"
 
 static int all_zero(const uint8_t *p, size_t n)
 {
@@ -351,15 +352,6 @@ int nc2_msg_encode(const nc2_msg *m, uint8_t *buf, size_t cap)
 		break;
 	}
 	return self_check(buf, size);
-}
-
-static inline uint32_t packet_msg_size(uint32_t nr_frags, uint32_t prefix_size)
-{
-	if (prefix_size > NC2_MAX_INLINE_BYTES ||
-	    nr_frags > (NC2_MSG_MAX_SIZE - NC2_PACKET_FIXED_SIZE) / NC2_FRAG_SIZE)
-		return 0;
-	uint32_t size = NC2_PACKET_FIXED_SIZE + nr_frags * NC2_FRAG_SIZE + nc2_round8(prefix_size);
-	return size <= NC2_MSG_MAX_SIZE ? size : 0;
 }
 
 uint32_t nc2_packet_msg_size(uint32_t nr_frags, uint32_t prefix_size)
