@@ -118,7 +118,7 @@ struct nc2_channel {
 	uint32_t *finq;
 	uint32_t finq_len;
 	uint64_t finq_seen[4]; /* a bit per id hash in finq and lent: most ids skip the scan */
-	uint32_t ackq[ACKQ_CAP];
+	uint32_t *ackq;        /* ACKQ_CAP taken at once + one deferred per lent packet */
 	uint32_t ackq_len;
 
 	/* frontend */
@@ -155,8 +155,8 @@ struct nc2_channel {
 /* ---- memory layout ---------------------------------------------------- */
 
 struct layout {
-	size_t chan, msg, txids, slots, cq, finq, gpages, rxbs, rx_slot_buf, rxids, posted, lent,
-	    gcache, total;
+	size_t chan, msg, txids, slots, cq, finq, ackq, gpages, rxbs, rx_slot_buf, rxids, posted,
+	    lent, gcache, total;
 };
 
 static uint32_t total_rx_bufs(const nc2_channel_config *c)
@@ -269,6 +269,7 @@ static size_t plan(const nc2_channel_config *c, struct layout *l)
 	TAKE(slots, sizeof(struct tx_slot) * c->tx_slots);
 	TAKE(cq, sizeof(uint64_t) * cq_cap(c));
 	TAKE(finq, sizeof(uint32_t) * (c->max_packets ? c->max_packets : 1u));
+	TAKE(ackq, sizeof(uint32_t) * (ACKQ_CAP + (size_t)c->max_packets));
 	if (c->role == NC2_ROLE_FRONTEND) {
 		uint32_t nb = total_rx_bufs(c);
 		TAKE(gpages, sizeof(struct gpage) *
@@ -377,6 +378,15 @@ static int put_u32(nc2_channel *ch, uint8_t type, uint32_t v)
 	nc2_ring_commit(&ch->tx);
 	ch->st.msgs_sent++;
 	return NC2_OK;
+}
+
+/* An UNGRANT waited for a mapping that is now unpinned: ack it. Room: an
+ * UNGRANT is taken only with fewer than ACKQ_CAP acks queued, and only a
+ * lent packet holds a pin across calls, so at most max_packets wait. */
+static void ack_due(nc2_channel *ch, uint32_t gref)
+{
+	if (ch->ackq_len < ACKQ_CAP + ch->cfg.max_packets)
+		ch->ackq[ch->ackq_len++] = gref;
 }
 
 /* The id's bit in finq_seen: set, and whether it already was. */
@@ -521,6 +531,7 @@ int nc2_channel_init(nc2_channel **out, void *mem, size_t len, const nc2_channel
 	ch->cq = (uint64_t *)(void *)(base + l.cq);
 	ch->cq_cap = cq_cap(cfg);
 	ch->finq = (uint32_t *)(void *)(base + l.finq);
+	ch->ackq = (uint32_t *)(void *)(base + l.ackq);
 	ch->peer_max_frags = 1; /* protocol default until SET_MAX_FRAGMENTS */
 	ch->cache_limit = cfg->gcache_entries;
 	rc = nc2_bufid_init(&ch->txids, base + l.txids, l.slots - l.txids, cfg->tx_slots);
@@ -943,8 +954,8 @@ static int pull_granted(nc2_channel *ch, const nc2_msg *m, uint8_t *dst)
 						 dst + at, f.size, 0);
 			if (rc < 0)
 				bad = 1;
-			else if (rc == 1 && ch->ackq_len < ACKQ_CAP)
-				ch->ackq[ch->ackq_len++] = f.ref;
+			else if (rc == 1)
+				ack_due(ch, f.ref);
 		} else {
 			nc2_copy_op *o = &ops[nops++];
 			o->src.local = NULL;
@@ -1642,8 +1653,8 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 			if (rc == NC2_ERR_PEER_GRANT)
 				return fail(ch, rc);
 			if (rc >= 0) {
-				if (rc == 1 && ch->ackq_len < ACKQ_CAP)
-					ch->ackq[ch->ackq_len++] = pe->gref;
+				if (rc == 1)
+					ack_due(ch, pe->gref);
 				at += len;
 				continue;
 			}
@@ -1776,8 +1787,8 @@ int nc2_channel_rx_release(nc2_channel *ch, const uint32_t *tokens, uint32_t n)
 			return NC2_ERR_INVALID_ARG;
 		struct lent *l = &ch->lent[t];
 		/* 1: an UNGRANT waited for this mapping; acked by refill(). */
-		if (nc2_gcache_put(ch->gcache, l->gref) == 1 && ch->ackq_len < ACKQ_CAP)
-			ch->ackq[ch->ackq_len++] = l->gref;
+		if (nc2_gcache_put(ch->gcache, l->gref) == 1)
+			ack_due(ch, l->gref);
 		ch->finq[ch->finq_len++] = l->id; /* room: finq_len + lent_count <= max */
 		l->used = 0;
 		l->next = ch->lent_free;

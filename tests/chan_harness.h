@@ -191,8 +191,10 @@ typedef struct ch_side {
 	uint64_t notifies, notify_errs;
 	uint64_t rx_count, done_count, bad, skipped;
 	int no_txdone; /* pump leaves completions alone */
-	int hold_lent; /* pump keeps lent buffers (the test releases them) */
+	int hold_lent; /* pump keeps lent buffers in held[] (the test releases them) */
 	uint64_t lent_count;
+	uint32_t held[CH_EXP_CAP];
+	uint32_t nheld;
 	int lossy; /* receiver: expected frames may be dropped */
 	ch_expect *exp;
 	uint32_t exp_head, exp_tail;
@@ -434,6 +436,10 @@ static inline int ch_poll_side(ch_pair *p, int s)
 	/* Lent buffers go back at once, unless the test holds them. */
 	if (nl && !d->hold_lent)
 		ck_assert_int_eq(nc2_channel_rx_release(d->ch, lent, nl), NC2_OK);
+	for (uint32_t i = 0; d->hold_lent && i < nl; i++) {
+		ck_assert_uint_lt(d->nheld, CH_EXP_CAP);
+		d->held[d->nheld++] = lent[i];
+	}
 	d->lent_count += nl;
 	if (!d->no_txdone)
 		ch_collect_done(p, s);

@@ -1426,6 +1426,39 @@ START_TEST(test_be_lend)
 }
 END_TEST
 
+/* 100 packets lent on 100 sticky pages when the frontend shuts down: each
+ * UNGRANT waits for its page's release, and every ack still goes out (more
+ * than fit the queue of acks taken at once) so both sides close. */
+START_TEST(test_be_lend_teardown)
+{
+	nc2_channel_config f, b;
+	cfg_fe(&f);
+	cfg_be(&b);
+	f.tx_mem_len = 128 * CH_PAGE;
+	ch_pair *p = ch_pair_new(&f, &b, 15, 128, 1);
+	ch_connect(p);
+	ch_side *be = &p->side[CH_BE];
+	be->hold_lent = 1;
+	for (uint32_t i = 0; i < CH_BURST; i++)
+		be->rx[i].rx_flags = NC2_RXBUF_LEND;
+	for (uint32_t i = 0; i < 100; i++)
+		ch_send_ok(p, CH_FE, &(ch_tx){.len = 1000, .seq = i});
+	ch_pump_ok(p);
+	ck_assert_uint_eq(be->nheld, 100);
+	ck_assert_int_eq(nc2_channel_shutdown(ch_fe(p)), NC2_OK);
+	ck_assert_int_eq(nc2_channel_shutdown(ch_be(p)), NC2_OK);
+	ch_pump_ok(p);
+	ck_assert_int_eq(nc2_channel_state(ch_be(p)), NC2_CH_CLOSING); /* owes 100 FINISHes */
+	ck_assert_int_eq(nc2_channel_rx_release(ch_be(p), be->held, be->nheld), NC2_OK);
+	ch_pump_ok(p);
+	ck_assert_int_eq(nc2_channel_state(ch_fe(p)), NC2_CH_CLOSED);
+	ck_assert_int_eq(nc2_channel_state(ch_be(p)), NC2_CH_CLOSED);
+	ck_assert_uint_eq(ch_stats(p, CH_BE).ungrants, FE_GPAGES + 128);
+	ck_assert_uint_eq(be_live_maps(p), 0);
+	ch_release_ok(p);
+}
+END_TEST
+
 /* Frames sent from tx_mem: its pages are granted once at connect (sticky,
  * read-only) and named directly, so no frame costs a grant, a revoke or a
  * header copy; the backend reads them through its cache (or by grant copy
@@ -2224,6 +2257,7 @@ static Suite *channel_suite(void)
 	tcase_add_test(tc, test_tx_mem);
 	tcase_add_test(tc, test_rx_lend);
 	tcase_add_test(tc, test_be_lend);
+	tcase_add_test(tc, test_be_lend_teardown);
 	tcase_add_test(tc, test_gcache_shutdown_in_flight);
 	suite_add_tcase(s, tc);
 
