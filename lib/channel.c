@@ -1280,7 +1280,9 @@ static int on_mcast(nc2_channel *ch, const struct nc2_msg_mcast *mc)
 /* Handle one decoded message: H_DONE, H_PACKET (delivered into rb), H_WAIT
  * (a reply queue is full: keep the message stashed) or a peer error. */
 
-static int handle(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
+/* Every message but PACKET (see nc2_channel_poll()). Out of line: its many
+ * cases save registers that the packet path does not need. */
+NC2_SLOWPATH static int handle(nc2_channel *ch, const nc2_msg *m)
 {
 	int fe = is_fe(ch);
 
@@ -1289,8 +1291,6 @@ static int handle(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb)
 	switch (m->type) {
 	case NC2_MSG_HELLO:
 		return on_hello(ch, &m->u.hello);
-	case NC2_MSG_PACKET:
-		return on_packet(ch, m, rb);
 	case NC2_MSG_FINISH_PACKET:
 		if (cq_full(ch))
 			return H_WAIT;
@@ -1397,16 +1397,20 @@ int nc2_channel_poll(nc2_channel *ch, nc2_rxbuf *pkts, uint32_t n)
 		rc = nc2_msg_decode(&m, ch->msg, ch->stash_len);
 		if (rc < 0)
 			return fail(ch, rc);
-		if (m.type == NC2_MSG_PACKET && got >= n)
-			break; /* no buffer left: the packet waits in the stash */
-		rc = handle(ch, &m, got < n ? &pkts[got] : NULL);
-		if (rc == H_WAIT) {
-			/* A reply queue is full: write replies out, then retry once. */
-			rc = refill_soft(ch);
-			if (rc == NC2_OK)
-				rc = handle(ch, &m, got < n ? &pkts[got] : NULL);
-			if (rc == H_WAIT)
-				break;
+		if (m.type == NC2_MSG_PACKET) {
+			if (got >= n)
+				break; /* no buffer left: the packet waits in the stash */
+			rc = ch->got_hello ? on_packet(ch, &m, &pkts[got]) : NC2_ERR_PEER_PROTO;
+		} else {
+			rc = handle(ch, &m);
+			if (rc == H_WAIT) {
+				/* A reply queue is full: write replies out, then retry once. */
+				rc = refill_soft(ch);
+				if (rc == NC2_OK)
+					rc = handle(ch, &m);
+				if (rc == H_WAIT)
+					break;
+			}
 		}
 		if (rc < 0)
 			return fail(ch, rc);
