@@ -120,7 +120,7 @@ static size_t fixed_size(uint8_t t)
 
 static int known_type(uint8_t t)
 {
-	return (t >= NC2_MSG_SET_MAX_PACKETS && t <= NC2_MSG_FINISH_PACKETS) || t == NC2_MSG_PAD;
+	return (t >= NC2_MSG_SET_MAX_PACKETS && t <= NC2_MSG_SMALL_PACKETS) || t == NC2_MSG_PAD;
 }
 
 /* Size rule of a variable type broken: the body is examined loosely. */
@@ -197,6 +197,42 @@ static void ref_return(struct view *v, size_t len, uint32_t sz)
 		bad_size(v, len);
 	if (count & 1u)
 		rsvd32(v, end);
+}
+
+/* SMALL_PACKETS: entries walked in order, as far as their layout is known. */
+static void ref_smalls(struct view *v, uint32_t sz)
+{
+	if (has(v, NC2_SMALLS_OFF_COUNT, 2) && fz_le16(v->b + NC2_SMALLS_OFF_COUNT) < 1)
+		broken(v, NC2_ERR_PEER_BAD_VALUE);
+	rsvd16(v, NC2_SMALLS_OFF_RSVD);
+	if (!v->strict)
+		return; /* no framing: the entries cannot be located */
+	uint32_t count = fz_le16(v->b + NC2_SMALLS_OFF_COUNT), at = NC2_SMALLS_OFF_ENTRIES;
+	for (uint32_t i = 0; i < count; i++) {
+		if (sz - at < NC2_SMALL_ENT_HDR) {
+			broken(v, NC2_ERR_PEER_MSG_SIZE);
+			return;
+		}
+		const uint8_t *e = v->b + at;
+		if (e[NC2_SMALL_ENT_OFF_RSVD] != 0)
+			broken(v, NC2_ERR_PEER_RESERVED);
+		uint32_t n = fz_le16(e + NC2_SMALL_ENT_OFF_LEN);
+		if (n < 1 || n > NC2_MAX_INLINE_BYTES) {
+			broken(v, NC2_ERR_PEER_BAD_VALUE);
+			return;
+		}
+		uint32_t esz = NC2_SMALL_ENT_HDR + fz_round8(n);
+		if (sz - at < esz) {
+			broken(v, NC2_ERR_PEER_MSG_SIZE);
+			return;
+		}
+		for (uint32_t k = NC2_SMALL_ENT_HDR + n; k < esz; k++)
+			if (e[k] != 0)
+				broken(v, NC2_ERR_PEER_RESERVED);
+		at += esz;
+	}
+	if (at != sz)
+		broken(v, NC2_ERR_PEER_MSG_SIZE);
 }
 
 static void ref_bypass(struct view *v, size_t len, uint8_t t, uint32_t sz)
@@ -335,6 +371,9 @@ static struct ref ref_decode(const uint8_t *b, size_t len)
 	case NC2_MSG_FINISH_PACKETS: /* same layout */
 		ref_return(&v, len, sz);
 		break;
+	case NC2_MSG_SMALL_PACKETS:
+		ref_smalls(&v, sz);
+		break;
 	case NC2_MSG_BYPASS_FRONTEND:
 	case NC2_MSG_BYPASS_BACKEND:
 		ref_bypass(&v, len, t, sz);
@@ -386,6 +425,15 @@ static int encode(const nc2_msg *m, size_t cap, uint8_t **out)
 			 ? nc2_return_encode(buf, cap, ids, m->u.ret.count)
 			 : nc2_finish_encode(buf, cap, ids, m->u.ret.count);
 		free(ids);
+		break;
+	}
+	case NC2_MSG_SMALL_PACKETS: {
+		nc2_small *e = malloc(sizeof(*e) * m->u.smalls.count);
+		FUZZ_CHECK(e != NULL);
+		for (uint32_t i = 0, off = 0; i < m->u.smalls.count; i++)
+			off = nc2_small_entry(m, off, &e[i]);
+		rc = nc2_smalls_encode(buf, cap, e, m->u.smalls.count);
+		free(e);
 		break;
 	}
 	case NC2_MSG_BYPASS_FRONTEND:
@@ -441,6 +489,19 @@ static void check_layout(const nc2_msg *m, const uint8_t *data)
 		FUZZ_CHECK(NC2_POST_OFF_ENTRIES + NC2_POST_ENTRY_SIZE * (uint32_t)m->u.post.count ==
 			   m->size);
 		break;
+	case NC2_MSG_SMALL_PACKETS: {
+		FUZZ_CHECK(m->u.smalls.count >= 1);
+		FUZZ_CHECK(m->u.smalls.entries == data + NC2_SMALLS_OFF_ENTRIES);
+		uint32_t off = 0;
+		for (uint32_t i = 0; i < m->u.smalls.count; i++) {
+			nc2_small e;
+			off = nc2_small_entry(m, off, &e);
+			FUZZ_CHECK(e.len >= 1 && e.len <= NC2_MAX_INLINE_BYTES);
+			FUZZ_CHECK(NC2_SMALLS_OFF_ENTRIES + off <= m->size);
+		}
+		FUZZ_CHECK(NC2_SMALLS_OFF_ENTRIES + off == m->size);
+		break;
+	}
 	case NC2_MSG_RETURN_BUFFERS:
 	case NC2_MSG_FINISH_PACKETS:
 		FUZZ_CHECK(m->u.ret.count >= 1);
@@ -625,7 +686,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* nc2_msg_encode refuses the variable-size types. */
 	if (m.type == NC2_MSG_PACKET || m.type == NC2_MSG_POST_BUFFERS ||
 	    m.type == NC2_MSG_RETURN_BUFFERS || m.type == NC2_MSG_FINISH_PACKETS ||
-	    m.type == NC2_MSG_BYPASS_FRONTEND || m.type == NC2_MSG_BYPASS_BACKEND) {
+	    m.type == NC2_MSG_SMALL_PACKETS || m.type == NC2_MSG_BYPASS_FRONTEND ||
+	    m.type == NC2_MSG_BYPASS_BACKEND) {
 		static uint8_t tmp[NC2_MSG_MAX_SIZE];
 		FUZZ_CHECK(nc2_msg_encode(&m, tmp, sizeof(tmp)) == NC2_ERR_INVALID_ARG);
 	}

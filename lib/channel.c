@@ -105,8 +105,14 @@ struct nc2_channel {
 
 	/* incoming message snapshot (stashed while H_STALL) */
 	uint32_t stash_len;
-	uint32_t stash_done; /* FINISH_PACKETS ids of the stash already handled */
+	nc2_msg stash_m;     /* the stash, decoded once */
+	uint32_t stash_done; /* progress in the stash: FINISH_PACKETS ids handled,
+				SMALL_PACKETS octets of entries delivered */
 	uint8_t *msg;
+
+	/* SMALL_PACKETS message still open at the end of the TX ring */
+	uint8_t *batch;
+	uint32_t batch_size, batch_count;
 
 	/* TX in flight (ids handed to the peer) and completions */
 	nc2_bufid *txids;
@@ -308,7 +314,7 @@ void nc2_channel_config_default(nc2_channel_config *cfg, uint32_t role)
 	cfg->role = role;
 	cfg->features = NC2_FEATURE_CSUM | NC2_FEATURE_TSO4 | NC2_FEATURE_TSO6 |
 			NC2_FEATURE_STICKY | NC2_FEATURE_MCAST | NC2_FEATURE_DEFERRED_COPY |
-			NC2_FEATURE_FINISH_BATCH |
+			NC2_FEATURE_FINISH_BATCH | NC2_FEATURE_SMALL_BATCH |
 			(role == NC2_ROLE_BACKEND ? 0u : NC2_FEATURE_LRO);
 	cfg->offloads = NC2_OFFLOAD_CSUM;
 	cfg->max_frags = 18;
@@ -1375,6 +1381,35 @@ static int check_usable(const nc2_channel *ch)
 	return NC2_OK;
 }
 
+/* SMALL_PACKETS: each entry is the small PACKET it stands for, checked and
+ * delivered by on_packet(); resumable when pkts run out. */
+static int on_smalls(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *pkts, uint32_t n, uint32_t *got)
+{
+	if (!ch->got_hello || !(ch->features & NC2_FEATURE_SMALL_BATCH))
+		return NC2_ERR_PEER_PROTO;
+	uint32_t end = (uint32_t)m->size - NC2_SMALLS_OFF_ENTRIES;
+	while (ch->stash_done < end) {
+		if (*got >= n)
+			return H_WAIT;
+		nc2_small e;
+		uint32_t next = nc2_small_entry(m, ch->stash_done, &e);
+		nc2_msg pm = {.type = NC2_MSG_PACKET};
+		pm.u.packet = (struct nc2_msg_packet){.type = NC2_PACKET_TYPE_small,
+						      .flags = e.flags,
+						      .prefix_size = e.len,
+						      .csum_start = e.csum_start,
+						      .csum_offset = e.csum_offset,
+						      .prefix = e.data};
+		int rc = on_packet(ch, &pm, &pkts[*got]);
+		if (rc < 0)
+			return rc;
+		ch->stash_done = next;
+		*got += rc == H_PACKET ? 1u : 0u;
+	}
+	ch->stash_done = 0;
+	return H_DONE;
+}
+
 int nc2_channel_poll(nc2_channel *ch, nc2_rxbuf *pkts, uint32_t n)
 {
 	if (ch == NULL || (n && pkts == NULL))
@@ -1384,6 +1419,7 @@ int nc2_channel_poll(nc2_channel *ch, nc2_rxbuf *pkts, uint32_t n)
 		return rc;
 	uint32_t got = 0;
 	for (;;) {
+		const nc2_msg *m = &ch->stash_m;
 		if (ch->stash_len == 0) {
 			rc = nc2_ring_next(&ch->rx, ch->msg, ch->rx.max_msg);
 			if (rc == NC2_ERR_AGAIN)
@@ -1392,22 +1428,25 @@ int nc2_channel_poll(nc2_channel *ch, nc2_rxbuf *pkts, uint32_t n)
 				return fail(ch, rc);
 			ch->stash_len = (uint32_t)rc;
 			ch->st.msgs_received++;
+			rc = nc2_msg_decode(&ch->stash_m, ch->msg, ch->stash_len);
+			if (rc < 0)
+				return fail(ch, rc);
 		}
-		nc2_msg m;
-		rc = nc2_msg_decode(&m, ch->msg, ch->stash_len);
-		if (rc < 0)
-			return fail(ch, rc);
-		if (m.type == NC2_MSG_PACKET) {
+		if (m->type == NC2_MSG_PACKET) {
 			if (got >= n)
 				break; /* no buffer left: the packet waits in the stash */
-			rc = ch->got_hello ? on_packet(ch, &m, &pkts[got]) : NC2_ERR_PEER_PROTO;
+			rc = ch->got_hello ? on_packet(ch, m, &pkts[got]) : NC2_ERR_PEER_PROTO;
+		} else if (m->type == NC2_MSG_SMALL_PACKETS) {
+			rc = on_smalls(ch, m, pkts, n, &got);
+			if (rc == H_WAIT)
+				break; /* no buffer left: the rest waits in the stash */
 		} else {
-			rc = handle(ch, &m);
+			rc = handle(ch, m);
 			if (rc == H_WAIT) {
 				/* A reply queue is full: write replies out, then retry once. */
 				rc = refill_soft(ch);
 				if (rc == NC2_OK)
-					rc = handle(ch, &m);
+					rc = handle(ch, m);
 				if (rc == H_WAIT)
 					break;
 			}
@@ -1456,9 +1495,51 @@ static void abandon(nc2_channel *ch, uint8_t *slot, uint32_t size)
 	nc2_ring_commit(&ch->tx);
 }
 
+/* send_small(): the frame went into the SMALL_PACKETS message already on
+ * the ring (no new message). */
+#define SENT_APPENDED 3
+
+/* Inline frames: with SMALL_BATCH, entries of a SMALL_PACKETS message that
+ * grows until it is published; else one small PACKET each. */
 static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p, uint32_t size)
 {
 	uint8_t *slot;
+	if ((ch->features & NC2_FEATURE_SMALL_BATCH) &&
+	    p->seg_type == NC2_PACKET_SEGMENTATION_TYPE_none) {
+		nc2_small e = {.len = (uint16_t)pkt->len,
+			       .flags = p->flags,
+			       .csum_start = p->csum_start,
+			       .csum_offset = p->csum_offset,
+			       .data = pkt->data};
+		uint32_t esz = NC2_SMALL_ENT_SIZE(pkt->len);
+		ch->st.tx_small++;
+		if (ch->batch && ch->batch_count < 0xffffu &&
+		    nc2_ring_extend(&ch->tx, ch->batch, ch->batch_size, esz) == NC2_OK) {
+			small_entry_put(ch->batch + ch->batch_size, &e);
+			ch->batch_size += esz;
+			ch->batch_count++;
+			nc2_put_le16(ch->batch + NC2_HDR_OFF_SIZE, (uint16_t)ch->batch_size);
+			nc2_put_le16(ch->batch + NC2_SMALLS_OFF_COUNT, (uint16_t)ch->batch_count);
+			return SENT_APPENDED;
+		}
+		size = NC2_SMALLS_OFF_ENTRIES + esz;
+		int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+		if (rc < 0) {
+			ch->st.tx_small--;
+			return rc;
+		}
+		slot[NC2_HDR_OFF_TYPE] = NC2_MSG_SMALL_PACKETS;
+		slot[NC2_HDR_OFF_FLAGS] = 0;
+		nc2_put_le16(slot + NC2_HDR_OFF_SIZE, (uint16_t)size);
+		nc2_put_le16(slot + NC2_SMALLS_OFF_COUNT, 1);
+		nc2_put_le16(slot + NC2_SMALLS_OFF_RSVD, 0);
+		small_entry_put(slot + NC2_SMALLS_OFF_ENTRIES, &e);
+		nc2_ring_commit(&ch->tx);
+		ch->batch = slot;
+		ch->batch_size = size;
+		ch->batch_count = 1;
+		return NC2_OK;
+	}
 	p->type = NC2_PACKET_TYPE_small;
 	p->prefix_size = (uint16_t)pkt->len;
 	int rc = nc2_ring_reserve(&ch->tx, size, &slot);
@@ -1753,7 +1834,10 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 		return rc == NC2_ERR_AGAIN || !nc2_is_peer_error(rc) ? rc : fail(ch, rc);
 	if (rc == 2)
 		return 1; /* dropped, counted; nothing written */
-	ch->st.msgs_sent++;
+	if (rc == SENT_APPENDED)
+		rc = NC2_OK;
+	else
+		ch->st.msgs_sent++;
 	ch->st.tx_packets++;
 	ch->st.tx_bytes += pkt->len;
 	/* The peer holds nothing of an inline or pre_posted packet; only the
@@ -1812,6 +1896,7 @@ int nc2_channel_flush(nc2_channel *ch)
 	if (rc < 0)
 		return fail(ch, rc);
 	int a = nc2_ring_push(&ch->tx);
+	ch->batch = NULL; /* published: closed for appending */
 	int b = nc2_ring_finish(&ch->rx);
 	if (a < 0 || b < 0)
 		return fail(ch, a < 0 ? a : b);

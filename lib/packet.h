@@ -6,6 +6,8 @@
 #ifndef NC2_LIB_PACKET_H
 #define NC2_LIB_PACKET_H
 
+#include <string.h>
+
 #include <nc2/frag.h>
 #include <nc2/wire.h>
 
@@ -28,6 +30,22 @@ static inline int offload_none(const struct nc2_msg_packet *p)
 {
 	return ((p->flags & NC2_PACKET_FLAG_csum_blank) | p->seg_type | p->mss | p->csum_start |
 		p->csum_offset) == 0;
+}
+
+/* Write one SMALL_PACKETS entry at e: header, data, zero pad. \return its
+ * size. The codec's encoder and the channel's in-place batching share it. */
+static inline uint32_t small_entry_put(uint8_t *e, const nc2_small *s)
+{
+	uint32_t size = NC2_SMALL_ENT_SIZE(s->len);
+	nc2_put_le16(e + NC2_SMALL_ENT_OFF_LEN, s->len);
+	e[NC2_SMALL_ENT_OFF_FLAGS] = s->flags;
+	e[NC2_SMALL_ENT_OFF_RSVD] = 0;
+	nc2_put_le16(e + NC2_SMALL_ENT_OFF_CSUM_START, s->csum_start);
+	nc2_put_le16(e + NC2_SMALL_ENT_OFF_CSUM_OFFSET, s->csum_offset);
+	/* The pad is the top of the last 8 octets: zero them, then the data. */
+	memset(e + size - 8, 0, 8);
+	memcpy(e + NC2_SMALL_ENT_HDR, s->data, s->len);
+	return size;
 }
 
 #endif /* NC2_LIB_PACKET_H */

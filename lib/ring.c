@@ -258,6 +258,23 @@ void nc2_ring_commit(nc2_ring_prod *r)
 	r->reserved = 0;
 }
 
+int nc2_ring_extend(nc2_ring_prod *r, const uint8_t *msg, uint32_t size, uint32_t more)
+{
+	if (r->err != 0)
+		return r->err;
+	uint32_t pos = r->prod_pvt & (r->size - 1u);
+	/* The last message committed (it ends at prod_pvt), not yet published,
+	 * no reservation open, and room after it before the end of the ring;
+	 * the room is checked against the free space already known, so this
+	 * never reads the peer's index. */
+	if (r->reserved != 0 || (more & 7u) != 0 || msg == NULL || size > pos ||
+	    msg != r->payload + (pos - size) || (uint32_t)(r->prod_pvt - r->prod_pub) < size ||
+	    more > r->size - pos || more > prod_free(r) || size + more > r->max_msg)
+		return NC2_ERR_AGAIN;
+	r->prod_pvt += more;
+	return NC2_OK;
+}
+
 /*
  * The largest message nc2_ring_reserve() would accept right now (it may need
  * a PAD), capped at max_msg; 0 when even the smallest does not fit. An open

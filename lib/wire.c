@@ -49,6 +49,7 @@ static const uint8_t msg_size[256] = {
     [NC2_MSG_MCAST] = NC2_MCAST_SIZE,
     [NC2_MSG_RECLAIM_BUFFERS] = NC2_U32_MSG_SIZE,
     [NC2_MSG_FINISH_PACKETS] = VAR,
+    [NC2_MSG_SMALL_PACKETS] = VAR,
     [NC2_MSG_PAD] = VAR,
 };
 
@@ -144,6 +145,36 @@ static int decode_return(struct nc2_msg_return *r, const uint8_t *b, uint32_t si
 	if (!all_zero(b + used, size - used))
 		return NC2_ERR_PEER_RESERVED;
 	return NC2_OK;
+}
+
+static int decode_smalls(struct nc2_msg_smalls *sm, const uint8_t *b, uint32_t size)
+{
+	sm->count = nc2_get_le16(b + NC2_SMALLS_OFF_COUNT);
+	sm->entries = b + NC2_SMALLS_OFF_ENTRIES;
+	if (sm->count == 0)
+		return NC2_ERR_PEER_BAD_VALUE;
+	if (nc2_get_le16(b + NC2_SMALLS_OFF_RSVD) != 0)
+		return NC2_ERR_PEER_RESERVED;
+	uint32_t at = NC2_SMALLS_OFF_ENTRIES;
+	for (uint32_t i = 0; i < sm->count; i++) {
+		if (size - at < NC2_SMALL_ENT_HDR)
+			return NC2_ERR_PEER_MSG_SIZE;
+		const uint8_t *e = b + at;
+		if (e[NC2_SMALL_ENT_OFF_RSVD] != 0)
+			return NC2_ERR_PEER_RESERVED;
+		uint32_t len = nc2_get_le16(e + NC2_SMALL_ENT_OFF_LEN);
+		if (len == 0 || len > NC2_MAX_INLINE_BYTES)
+			return NC2_ERR_PEER_BAD_VALUE;
+		uint32_t esz = NC2_SMALL_ENT_SIZE(len);
+		if (size - at < esz)
+			return NC2_ERR_PEER_MSG_SIZE;
+		/* The 0..7 pad octets are the top of the entry's last 8. */
+		uint32_t pad = esz - NC2_SMALL_ENT_HDR - len;
+		if (pad && (nc2_get_le64(e + esz - 8) & ~(UINT64_MAX >> (8u * pad))) != 0)
+			return NC2_ERR_PEER_RESERVED;
+		at += esz;
+	}
+	return at == size ? NC2_OK : NC2_ERR_PEER_MSG_SIZE;
 }
 
 static int decode_bypass(struct nc2_msg_bypass *y, uint8_t type, const uint8_t *b, uint32_t size)
@@ -275,6 +306,8 @@ int nc2_msg_decode(nc2_msg *m, const uint8_t *buf, size_t len)
 	case NC2_MSG_RETURN_BUFFERS:
 	case NC2_MSG_FINISH_PACKETS: /* same layout */
 		return decode_return(&m->u.ret, buf, m->size);
+	case NC2_MSG_SMALL_PACKETS:
+		return decode_smalls(&m->u.smalls, buf, m->size);
 	case NC2_MSG_BYPASS_FRONTEND:
 	case NC2_MSG_BYPASS_BACKEND:
 		return decode_bypass(&m->u.bypass, m->type, buf, m->size);
@@ -480,6 +513,40 @@ int nc2_return_encode(uint8_t *buf, size_t cap, const uint32_t *ids, uint32_t n)
 int nc2_finish_encode(uint8_t *buf, size_t cap, const uint32_t *ids, uint32_t n)
 {
 	return id_list_encode(buf, cap, NC2_MSG_FINISH_PACKETS, ids, n);
+}
+
+int nc2_smalls_encode(uint8_t *buf, size_t cap, const nc2_small *e, uint32_t n)
+{
+	if (buf == NULL || e == NULL || n == 0 || n > 0xffffu)
+		return NC2_ERR_INVALID_ARG;
+	uint32_t size = NC2_SMALLS_OFF_ENTRIES;
+	for (uint32_t i = 0; i < n; i++) {
+		if (e[i].len == 0 || e[i].len > NC2_MAX_INLINE_BYTES || e[i].data == NULL)
+			return NC2_ERR_INVALID_ARG;
+		size += NC2_SMALL_ENT_SIZE(e[i].len);
+		if (size > NC2_MSG_MAX_SIZE)
+			return NC2_ERR_INVALID_ARG;
+	}
+	if (cap < size)
+		return NC2_ERR_NOSPACE;
+	put_hdr(buf, NC2_MSG_SMALL_PACKETS, size);
+	nc2_put_le16(buf + NC2_SMALLS_OFF_COUNT, (uint16_t)n);
+	nc2_put_le16(buf + NC2_SMALLS_OFF_RSVD, 0);
+	uint8_t *at = buf + NC2_SMALLS_OFF_ENTRIES;
+	for (uint32_t i = 0; i < n; i++)
+		at += small_entry_put(at, &e[i]);
+	return self_check(buf, size);
+}
+
+uint32_t nc2_small_entry(const nc2_msg *m, uint32_t off, nc2_small *e)
+{
+	const uint8_t *b = m->u.smalls.entries + off;
+	e->len = nc2_get_le16(b + NC2_SMALL_ENT_OFF_LEN);
+	e->flags = b[NC2_SMALL_ENT_OFF_FLAGS];
+	e->csum_start = nc2_get_le16(b + NC2_SMALL_ENT_OFF_CSUM_START);
+	e->csum_offset = nc2_get_le16(b + NC2_SMALL_ENT_OFF_CSUM_OFFSET);
+	e->data = b + NC2_SMALL_ENT_HDR;
+	return off + NC2_SMALL_ENT_SIZE(e->len);
 }
 
 uint32_t nc2_return_id(const nc2_msg *m, uint32_t i)

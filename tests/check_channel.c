@@ -133,7 +133,8 @@ START_TEST(test_handshake_default)
 
 	const uint32_t feat = NC2_FEATURE_CSUM | NC2_FEATURE_TSO4 | NC2_FEATURE_TSO6 |
 			      NC2_FEATURE_STICKY | NC2_FEATURE_MCAST | NC2_FEATURE_DEFERRED_COPY |
-			      NC2_FEATURE_FINISH_BATCH; /* LRO: frontend only */
+			      NC2_FEATURE_FINISH_BATCH |
+			      NC2_FEATURE_SMALL_BATCH; /* LRO: frontend only */
 	nc2_limits frx, ftx, brx, btx;
 	nc2_channel_limits(ch_fe(p), &frx, &ftx);
 	nc2_channel_limits(ch_be(p), &brx, &btx);
@@ -850,10 +851,15 @@ END_TEST
  * times, with PAD at the end whenever a message does not fit. */
 START_TEST(test_ring_wrap)
 {
-	uint32_t order = 8 + (uint32_t)_i;
+	uint32_t order = 8 + ((uint32_t)_i & 1u);
+	int batch = _i >= 2; /* inline frames in SMALL_PACKETS, else one PACKET each */
 	nc2_channel_config f, b;
 	cfg_fe(&f);
 	cfg_be(&b);
+	if (!batch) {
+		f.features &= ~NC2_FEATURE_SMALL_BATCH;
+		b.features &= ~NC2_FEATURE_SMALL_BATCH;
+	}
 	f.small_max = 96; /* inline message 24 + 96 <= 128, the largest on 2^8 */
 	b.small_max = 96;
 	f.rxq[0].nr_bufs = 16;
@@ -876,8 +882,15 @@ START_TEST(test_ring_wrap)
 	ck_assert_uint_gt(raw_shared_prod(&sn.r[1]) / size, 100);
 	ck_assert_uint_gt(sn.r[0].pads, 50);
 	ck_assert_uint_gt(sn.r[1].pads, 50);
-	ck_assert_uint_eq(sn.count[CH_FE][NC2_MSG_PACKET], 3000);
-	ck_assert_uint_eq(sn.count[CH_BE][NC2_MSG_PACKET], 3000);
+	for (int s = 0; s < 2; s++) {
+		if (!batch) {
+			ck_assert_uint_eq(sn.count[s][NC2_MSG_PACKET], 3000);
+			ck_assert_uint_eq(sn.count[s][NC2_MSG_SMALL_PACKETS], 0);
+		} else {
+			ck_assert_uint_gt(sn.count[s][NC2_MSG_SMALL_PACKETS], 100);
+			ck_assert_uint_lt(sn.count[s][NC2_MSG_PACKET], 3000);
+		}
+	}
 	ch_finish(p);
 }
 END_TEST
@@ -944,6 +957,7 @@ START_TEST(test_ring_full_again)
 	f.small_max = 96;
 	b.small_max = 96;
 	f.rxq[0].nr_bufs = 8;
+	f.features &= ~NC2_FEATURE_SMALL_BATCH; /* one message per frame */
 	ch_pair *p = ch_pair_new(&f, &b, 8, 16, 1);
 	snoop_start(p, NULL);
 	ch_connect(p);
@@ -2236,7 +2250,7 @@ static Suite *channel_suite(void)
 
 	tc = tcase_create("ring");
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, test_ring_wrap, 0, 2);
+	tcase_add_loop_test(tc, test_ring_wrap, 0, 4);
 	tcase_add_test(tc, test_ring_tiny_inline_limit);
 	tcase_add_test(tc, test_ring_tiny_frag_limit);
 	tcase_add_test(tc, test_ring_full_again);

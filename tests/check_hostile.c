@@ -408,7 +408,7 @@ END_TEST
 
 START_TEST(test_msg_type)
 {
-	static const uint8_t types[] = {0, 25, 100, 254};
+	static const uint8_t types[] = {0, 26, 100, 254};
 	hf_default();
 	uint8_t b[8];
 	raw_u32(b, types[_i], 0);
@@ -665,6 +665,48 @@ START_TEST(test_duplicate_packet_id)
 		h_send(H->m, pkt_frags(H->m, NC2_PACKET_TYPE_receiver_copy, 77, &f, 1));
 	}
 	h_poll_fails(NC2_ERR_PEER_BAD_ID);
+}
+END_TEST
+
+/* SMALL_PACKETS from the hand frontend: each entry is checked as the small
+ * PACKET it stands for; good entries resume across polls with few buffers. */
+START_TEST(test_small_packets_to_backend)
+{
+	uint32_t features = NC2_FEATURE_ALL & ~NC2_FEATURE_BYPASS;
+	nc2_channel_config b;
+	nc2_channel_config_default(&b, NC2_ROLE_BACKEND);
+	hf_new(&b, 12, _i == 0 ? features & ~NC2_FEATURE_SMALL_BATCH : features, 1, 1);
+	uint8_t frame[64];
+	memset(frame, 0x5a, sizeof(frame));
+	nc2_small e[3] = {
+	    {.len = 60, .data = frame}, {.len = 64, .data = frame}, {.len = 14, .data = frame}};
+	if (_i == 1)
+		e[1].len = 10; /* shorter than an Ethernet header */
+	if (_i == 2)
+		e[1].flags = 0x80;
+	if (_i == 3) {
+		e[1].flags = NC2_PACKET_FLAG_csum_blank;
+		e[1].csum_start = 63; /* the 2-octet field would end past the frame */
+	}
+	int size = nc2_smalls_encode(H->m, sizeof(H->m), e, 3);
+	ck_assert_int_gt(size, 0);
+	h_send(H->m, (uint32_t)size);
+	static const int want[] = {NC2_ERR_PEER_PROTO, NC2_ERR_PEER_PACKET_SIZE,
+				   NC2_ERR_PEER_RESERVED, NC2_ERR_PEER_BAD_CSUM};
+	if (_i < 4) {
+		h_poll_fails(want[_i]);
+		return;
+	}
+	ch_side *d = &H->p->side[H->real];
+	ck_assert_int_eq(nc2_channel_poll(hch(), d->rx, 2), 2);
+	ck_assert_uint_eq(d->rx[0].len, 60);
+	ck_assert_uint_eq(d->rx[1].len, 64);
+	ck_assert_int_eq(memcmp(d->rx[1].data, frame, 64), 0);
+	ck_assert_int_eq(nc2_channel_poll(hch(), d->rx, 2), 1);
+	ck_assert_uint_eq(d->rx[0].len, 14);
+	ck_assert_int_eq(nc2_channel_poll(hch(), d->rx, 2), 0);
+	ck_assert_uint_eq(ch_stats(H->p, H->real).rx_small, 3);
+	h_free();
 }
 END_TEST
 
@@ -1784,6 +1826,7 @@ static Suite *hostile_suite(void)
 	tcase_add_loop_test(tc, test_finish_bad_to_frontend, 0, 2);
 	tcase_add_loop_test(tc, test_finish_batch_to_frontend, 0, 4);
 	tcase_add_loop_test(tc, test_lent_still_outstanding, 0, 2);
+	tcase_add_loop_test(tc, test_small_packets_to_backend, 0, 5);
 	tcase_add_loop_test(tc, test_ungrant_ack_bad, 0, 2);
 	tcase_add_loop_test(tc, test_frontend_bad_packets, 0, 3);
 	tcase_add_test(tc, test_frontend_over_max_packets);

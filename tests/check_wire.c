@@ -417,6 +417,7 @@ static int is_fixed_size_type(uint8_t t)
 	case NC2_MSG_POST_BUFFERS:
 	case NC2_MSG_RETURN_BUFFERS:
 	case NC2_MSG_FINISH_PACKETS:
+	case NC2_MSG_SMALL_PACKETS:
 	case NC2_MSG_BYPASS_FRONTEND:
 	case NC2_MSG_BYPASS_BACKEND:
 	case NC2_MSG_PAD:
@@ -795,11 +796,11 @@ struct mut {
 static const struct mut muts[] = {
 	/* unknown types (size 8 is well-formed) */
 	{"type 0", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 0}}},
-	{"type 25", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 25}}},
-	{"type 25", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 25}}},
+	{"type 26", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 26}}},
+	{"type 27", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 27}}},
 	{"type 128", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 128}}},
 	{"type 254", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 254}}},
-	{"type 25 size 16", V(g_hello), 0, E_TYPE, 1, {{0, 25}}},
+	{"type 26 size 16", V(g_hello), 0, E_TYPE, 1, {{0, 26}}},
 
 	/* SET_OFFLOAD: each octet 0/1 */
 	{"SET_OFFLOAD csum 2", V(g_offload_csum), 0, E_VALUE, 1, {{4, 2}}},
@@ -1021,7 +1022,7 @@ START_TEST(test_decode_hello_unknown_features)
 	static const uint8_t v[] = {0x12, 0x00, 0x10, 0x00, 0x01, 0x00, 0x01, 0x00,
 				    0xff, 0xff, 0xff, 0xff, 0x01, 0x00, 0x00, 0x00};
 	static const uint8_t w[] = {0x12, 0x00, 0x10, 0x00, 0x01, 0x00, 0x01, 0x00,
-				    0x00, 0x02, 0x00, 0x80, 0x01, 0x00, 0x00, 0x00};
+				    0x00, 0x04, 0x00, 0x80, 0x01, 0x00, 0x00, 0x00};
 	nc2_msg m;
 	ck_assert_int_eq(nc2_msg_decode(&m, copy_vec(v, sizeof(v)), sizeof(v)), NC2_OK);
 	ck_assert_uint_eq(m.u.hello.features, NC2_FEATURE_ALL);
@@ -1235,7 +1236,8 @@ static const struct {
 	nc2_msg m;
 } bad_fixed[] = {
 	{"type 0", {.type = 0, .size = 8}},
-	{"type 25", {.type = 25, .size = 8}},
+	{"type 26", {.type = 26, .size = 8}},
+	{"SMALL_PACKETS via msg_encode", {.type = NC2_MSG_SMALL_PACKETS, .size = 24}},
 	{"FINISH_PACKETS via msg_encode", {.type = NC2_MSG_FINISH_PACKETS, .size = 16}},
 	{"type 254", {.type = 254, .size = 8}},
 	{"PACKET via msg_encode", {.type = NC2_MSG_PACKET, .size = 24}},
@@ -1453,6 +1455,87 @@ START_TEST(test_finish_packets)
 	ck_assert_int_eq(nc2_finish_encode(NULL, 32, ret_ids3, 3), NC2_ERR_INVALID_ARG);
 	ck_assert_int_eq(nc2_finish_encode(out, sizeof(out), ret_ids3, NC2_FINISH_MAX_COUNT + 1),
 			 NC2_ERR_INVALID_ARG);
+}
+END_TEST
+
+/* 25 SMALL_PACKETS: two entries (14 octets with a pad, 16 without);
+ * every decode rule of §5.25, the accessor, the encoder's checks. */
+START_TEST(test_small_packets)
+{
+	static const uint8_t g[] = {
+	    0x19, 0x00, 0x38, 0x00, 0x02, 0x00, 0x00, 0x00, /* type 25, size 56, count 2 */
+	    0x0e, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* len 14 */
+	    'A',  'B',  'C',  'D',  'E',  'F',  'G',  'H',  /* data */
+	    'I',  'J',  'K',  'L',  'M',  'N',  0x00, 0x00, /* data, pad */
+	    0x10, 0x00, 0x01, 0x00, 0x22, 0x00, 0x10, 0x00, /* len 16, csum_blank 34/16 */
+	    'a',  'b',  'c',  'd',  'e',  'f',  'g',  'h',  /* data */
+	    'i',  'j',  'k',  'l',  'm',  'n',  'o',  'p',
+	};
+	const nc2_small e[2] = {
+	    {.len = 14, .data = (const uint8_t *)"ABCDEFGHIJKLMN"},
+	    {.len = 16,
+	     .flags = NC2_PACKET_FLAG_csum_blank,
+	     .csum_start = 34,
+	     .csum_offset = 16,
+	     .data = (const uint8_t *)"abcdefghijklmnop"},
+	};
+	uint8_t out[64], vec[64];
+	memset(out, 0xa5, sizeof(out));
+	ck_assert_int_eq(nc2_smalls_encode(out, sizeof(out), e, 2), 56);
+	TU_ASSERT_BYTES(out, g, sizeof(g));
+	ck_assert_uint_eq(out[56], 0xa5);
+	nc2_msg m;
+	ck_assert_int_eq(nc2_msg_decode(&m, copy_vec(g, sizeof(g)), sizeof(g)), NC2_OK);
+	ck_assert_uint_eq(m.type, NC2_MSG_SMALL_PACKETS);
+	ck_assert_uint_eq(m.u.smalls.count, 2);
+	nc2_small r;
+	uint32_t off = nc2_small_entry(&m, 0, &r);
+	ck_assert_uint_eq(off, 24);
+	ck_assert_uint_eq(r.len, 14);
+	ck_assert_int_eq(memcmp(r.data, "ABCDEFGHIJKLMN", 14), 0);
+	ck_assert_uint_eq(nc2_small_entry(&m, off, &r), 48);
+	ck_assert_uint_eq(r.len, 16);
+	ck_assert_uint_eq(r.flags, NC2_PACKET_FLAG_csum_blank);
+	ck_assert_uint_eq(r.csum_start, 34);
+	ck_assert_uint_eq(r.csum_offset, 16);
+
+	static const struct {
+		uint32_t at;
+		uint8_t v;
+		uint32_t size; /* header size field, 0 = keep 56 */
+		int err;
+	} rules[] = {
+	    {4, 0, 0, NC2_ERR_PEER_BAD_VALUE},    /* count 0 */
+	    {6, 1, 0, NC2_ERR_PEER_RESERVED},     /* rsvd */
+	    {11, 1, 0, NC2_ERR_PEER_RESERVED},    /* entry 0 rsvd */
+	    {35, 0x80, 0, NC2_ERR_PEER_RESERVED}, /* entry 1 rsvd */
+	    {8, 0, 0, NC2_ERR_PEER_BAD_VALUE},    /* len 0 */
+	    {9, 0x01, 0, NC2_ERR_PEER_BAD_VALUE}, /* len 270 */
+	    {30, 1, 0, NC2_ERR_PEER_RESERVED},    /* pad octet */
+	    {31, 0x80, 0, NC2_ERR_PEER_RESERVED}, /* pad octet */
+	    {4, 3, 0, NC2_ERR_PEER_MSG_SIZE},     /* count 3: no room for a third */
+	    {4, 1, 0, NC2_ERR_PEER_MSG_SIZE},     /* count 1: 24 octets left over */
+	    {8, 0x28, 0, NC2_ERR_PEER_MSG_SIZE},  /* len 40: no room for entry 1 */
+	    {4, 2, 40, NC2_ERR_PEER_MSG_SIZE},    /* entry 1 cut short */
+	    {1, 1, 0, NC2_ERR_PEER_RESERVED},     /* header flags */
+	    {16, 0xff, 0, NC2_OK},                /* data is anything */
+	};
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		memcpy(vec, g, sizeof(g));
+		vec[rules[i].at] = rules[i].v;
+		uint32_t size = rules[i].size ? rules[i].size : (uint32_t)sizeof(g);
+		vec[2] = (uint8_t)size;
+		ck_assert_msg(nc2_msg_decode(&m, vec, size) == rules[i].err, "rule %zu: %d", i,
+			      nc2_msg_decode(&m, vec, size));
+	}
+	nc2_small bad = e[0];
+	ck_assert_int_eq(nc2_smalls_encode(out, 55, e, 2), NC2_ERR_NOSPACE);
+	ck_assert_int_eq(nc2_smalls_encode(out, sizeof(out), e, 0), NC2_ERR_INVALID_ARG);
+	ck_assert_int_eq(nc2_smalls_encode(out, sizeof(out), NULL, 1), NC2_ERR_INVALID_ARG);
+	bad.len = 0;
+	ck_assert_int_eq(nc2_smalls_encode(out, sizeof(out), &bad, 1), NC2_ERR_INVALID_ARG);
+	bad.len = 257;
+	ck_assert_int_eq(nc2_smalls_encode(out, sizeof(out), &bad, 1), NC2_ERR_INVALID_ARG);
 }
 END_TEST
 
@@ -1870,6 +1953,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_encode_post_invalid);
 	tcase_add_test(tc, test_encode_return_invalid);
 	tcase_add_test(tc, test_finish_packets);
+	tcase_add_test(tc, test_small_packets);
 	tcase_add_test(tc, test_encode_bypass_invalid);
 	tcase_add_test(tc, test_packet_msg_size);
 	suite_add_tcase(s, tc);

@@ -100,6 +100,18 @@ NC2_API int nc2_ring_reserve(nc2_ring_prod *r, uint32_t size, uint8_t **slot);
 /** Commit the open reservation (the message is written). Not yet visible. */
 NC2_API void nc2_ring_commit(nc2_ring_prod *r);
 
+/**
+ * Grow the last committed message, at \p msg and \p size octets long, by
+ * \p more (a multiple of 8) octets that directly follow it, so a sender can
+ * append to a message until it is published (batching). Only while it is
+ * unpublished, nothing was reserved after it, and the octets are free and
+ * before the end of the ring; the caller then writes them and fixes the
+ * message's header.
+ * \return NC2_OK, NC2_ERR_AGAIN (not possible: start a new message), or the
+ *  ring's sticky peer error.
+ */
+NC2_API int nc2_ring_extend(nc2_ring_prod *r, const uint8_t *msg, uint32_t size, uint32_t more);
+
 /** Octets that could be reserved now without waiting (refreshes cons). */
 NC2_API int nc2_ring_space(nc2_ring_prod *r);
 

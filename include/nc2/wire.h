@@ -58,6 +58,7 @@ extern "C" {
 #define NC2_MSG_MCAST                        22
 #define NC2_MSG_RECLAIM_BUFFERS              23
 #define NC2_MSG_FINISH_PACKETS               24
+#define NC2_MSG_SMALL_PACKETS                25
 #define NC2_MSG_PAD                          255
 
 /* ---- fixed sizes ------------------------------------------------------- */
@@ -106,7 +107,8 @@ extern "C" {
 #define NC2_FEATURE_MCAST         (1u << 6) /* MCAST membership control */
 #define NC2_FEATURE_BYPASS        (1u << 7) /* BYPASS_* messages (9-17) */
 #define NC2_FEATURE_FINISH_BATCH  (1u << 8) /* FINISH_PACKETS (24) */
-#define NC2_FEATURE_ALL           0x1ffu
+#define NC2_FEATURE_SMALL_BATCH   (1u << 9) /* SMALL_PACKETS (25) */
+#define NC2_FEATURE_ALL           0x3ffu
 
 /*
  * SET_OFFLOAD (4): receiver tells the sender which offloads it may use in
@@ -244,6 +246,23 @@ extern "C" {
 #define NC2_FINISH_MAX_COUNT NC2_RETURN_MAX_COUNT
 
 /*
+ * SMALL_PACKETS (25), both directions with SMALL_BATCH: count inline frames.
+ * size == 8 + sum(NC2_SMALL_ENT_HDR + round8(len)); pads are zero.
+ *
+ *   | 25  |  0  |   size    |   count   |  rsvd(0)  |
+ *   |    len    |pflag|rsvd | csum_start| csum_off  | data, pad | entry 1 ...
+ */
+#define NC2_SMALLS_OFF_COUNT          4
+#define NC2_SMALLS_OFF_RSVD           6
+#define NC2_SMALLS_OFF_ENTRIES        8
+#define NC2_SMALL_ENT_OFF_LEN         0
+#define NC2_SMALL_ENT_OFF_FLAGS       2
+#define NC2_SMALL_ENT_OFF_RSVD        3
+#define NC2_SMALL_ENT_OFF_CSUM_START  4
+#define NC2_SMALL_ENT_OFF_CSUM_OFFSET 6
+#define NC2_SMALL_ENT_HDR             8 /* data follows */
+
+/*
  * CREATE_RX_QUEUE (8), frontend -> backend.
  *
  *      0     1     2     3     4     5     6     7
@@ -353,6 +372,19 @@ struct nc2_msg_return {
 	const uint8_t *ids; /**< decode: wire ids (use nc2_return_id) */
 };
 
+struct nc2_msg_smalls {
+	uint16_t count;
+	const uint8_t *entries; /**< decode: first entry (use nc2_small_entry) */
+};
+
+/** One SMALL_PACKETS entry: a frame and its packet metadata. */
+typedef struct nc2_small {
+	uint16_t len;  /**< 1..NC2_MAX_INLINE_BYTES */
+	uint8_t flags; /**< NC2_PACKET_FLAG_* */
+	uint16_t csum_start, csum_offset;
+	const uint8_t *data;
+} nc2_small;
+
 struct nc2_msg_rxq {
 	uint8_t queue;
 	uint8_t flags; /**< NC2_RXQ_FLAG_* */
@@ -398,6 +430,7 @@ typedef struct nc2_msg {
 		struct nc2_msg_packet packet;
 		struct nc2_msg_post post;
 		struct nc2_msg_return ret; /**< RETURN_BUFFERS, FINISH_PACKETS */
+		struct nc2_msg_smalls smalls;
 		struct nc2_msg_rxq rxq;
 		struct nc2_msg_bypass bypass;
 		uint8_t suggest_mac[6];
@@ -424,7 +457,8 @@ NC2_API int nc2_msg_decode(nc2_msg *m, const uint8_t *buf, size_t len);
 
 /**
  * Encode a fixed-size message (every type except PACKET, POST_BUFFERS,
- * RETURN_BUFFERS, FINISH_PACKETS, BYPASS_FRONTEND and BYPASS_BACKEND). For PAD, m->size
+ * RETURN_BUFFERS, FINISH_PACKETS, SMALL_PACKETS, BYPASS_FRONTEND and
+ * BYPASS_BACKEND). For PAD, m->size
  * gives the length and the body is zero-filled.
  * \return octets written (> 0), NC2_ERR_NOSPACE, or NC2_ERR_INVALID_ARG when
  *  the message would not decode (bad value, variable type).
@@ -461,6 +495,17 @@ NC2_API uint32_t nc2_return_id(const nc2_msg *m, uint32_t i);
 
 /** Encode FINISH_PACKETS of \p n (1..NC2_FINISH_MAX_COUNT) ids. */
 NC2_API int nc2_finish_encode(uint8_t *buf, size_t cap, const uint32_t *ids, uint32_t n);
+
+/** Octets of a SMALL_PACKETS entry of \p len data octets. */
+#define NC2_SMALL_ENT_SIZE(len) (NC2_SMALL_ENT_HDR + (((uint32_t)(len) + 7u) & ~7u))
+
+/** Encode SMALL_PACKETS of \p n (>= 1) entries (len 1..256 each).
+ * \return octets written, NC2_ERR_NOSPACE or NC2_ERR_INVALID_ARG. */
+NC2_API int nc2_smalls_encode(uint8_t *buf, size_t cap, const nc2_small *e, uint32_t n);
+
+/** Read the entry \p off octets after the first (0: the first) of a decoded
+ * SMALL_PACKETS into \p e. \return the offset of the next entry. */
+NC2_API uint32_t nc2_small_entry(const nc2_msg *m, uint32_t off, nc2_small *e);
 
 /** Encode BYPASS_FRONTEND or BYPASS_BACKEND (\p type) with ring_pages grefs
  * each in \p prod and \p cons. */
