@@ -263,12 +263,13 @@ int nc2_ring_extend(nc2_ring_prod *r, const uint8_t *msg, uint32_t size, uint32_
 	if (r->err != 0)
 		return r->err;
 	uint32_t pos = r->prod_pvt & (r->size - 1u);
-	/* The last message committed (it ends at prod_pvt), not yet published,
-	 * no reservation open, and room after it before the end of the ring;
-	 * the room is checked against the free space already known, so this
-	 * never reads the peer's index. */
-	if (r->reserved != 0 || (more & 7u) != 0 || msg == NULL || size > pos ||
-	    msg != r->payload + (pos - size) || (uint32_t)(r->prod_pvt - r->prod_pub) < size ||
+	/* The last message committed (it ends at prod_pvt: pos - size can only
+	 * wrap when it does not), not yet published, no reservation open, and
+	 * room after it before the end of the ring; the room is checked
+	 * against the free space already known, so this never reads the
+	 * peer's index. */
+	if ((uintptr_t)msg != (uintptr_t)r->payload + (uint32_t)(pos - size) || size > pos ||
+	    (uint32_t)(r->prod_pvt - r->prod_pub) < size || r->reserved != 0 || (more & 7u) != 0 ||
 	    more > r->size - pos || more > prod_free(r) || size + more > r->max_msg)
 		return NC2_ERR_AGAIN;
 	r->prod_pvt += more;

@@ -426,6 +426,40 @@ END_TEST
 /* nc2_packet_validate() checks the fragments as nc2_frag_validate() does,
  * in order, returning the first violation: compare against that reference
  * for every pair of fragment variants, packet type and sticky feature. */
+/* nc2_small_validate() agrees with nc2_packet_validate() on the small
+ * PACKET an entry stands for, over lengths, flags, checksum fields and
+ * offload settings (random, seeded). */
+START_TEST(test_small_matches_packet)
+{
+	tu_rng r;
+	tu_rng_seed(&r, 0x5a11);
+	for (int i = 0; i < 20000; i++) {
+		nc2_limits lim = lim_all;
+		if (tu_u32(&r) & 1)
+			lim.offloads = 0;
+		if ((tu_u32(&r) & 7) == 0)
+			lim.packet_types &= ~(1u << NC2_PACKET_TYPE_small);
+		if (tu_u32(&r) & 1)
+			lim.max_packet_bytes = tu_range(&r, 0, 300);
+		uint16_t len = (uint16_t)tu_range(&r, 1, 256);
+		uint8_t flags = (uint8_t)((tu_u32(&r) & 3) ? tu_u32(&r) & 3 : tu_u32(&r));
+		uint16_t cs = (uint16_t)((tu_u32(&r) & 1) ? tu_range(&r, 0, 300) : 0);
+		uint16_t co = (uint16_t)((tu_u32(&r) & 1) ? tu_range(&r, 0, 300) : 0);
+		build(0, NC2_PACKET_TYPE_small, flags, 0, len, 0, cs, co, NULL, 0);
+		int want = nc2_packet_validate(&m, &lim, NULL);
+		nc2_small e = {.len = len,
+			       .flags = flags,
+			       .csum_start = cs,
+			       .csum_offset = co,
+			       .data = m.u.packet.prefix};
+		int got = nc2_small_validate(&e, &lim);
+		ck_assert_msg(got == want, "len %u flags 0x%x cs %u co %u: %d want %d", len, flags,
+			      cs, co, got, want);
+	}
+	CHECK_RC(nc2_small_validate(NULL, &lim_all), NC2_ERR_INVALID_ARG);
+}
+END_TEST
+
 START_TEST(test_frags_match_frag_validate)
 {
 	/* size, wire offset|flags */
@@ -865,6 +899,7 @@ static Suite *frag_suite(void)
 	tcase_add_test(tc, test_sticky_pre_posted);
 	tcase_add_test(tc, test_sticky_needs_feature);
 	tcase_add_test(tc, test_frags_match_frag_validate);
+	tcase_add_test(tc, test_small_matches_packet);
 	tcase_add_test(tc, test_total_min);
 	tcase_add_test(tc, test_total_max);
 	tcase_add_test(tc, test_csum_needs_offload);

@@ -332,6 +332,48 @@ START_TEST(test_next_args_nospace)
 }
 END_TEST
 
+/* nc2_ring_extend(): only the last committed, unpublished message grows,
+ * by whole 8-octet steps, inside the free space before the ring's end and
+ * max_msg; the consumer then reads it at its grown size. */
+START_TEST(test_extend)
+{
+	struct rig g;
+	uint8_t *s1, *s2;
+	rig_open(&g, 8, 0); /* 256 octets, max_msg 128 */
+	ck_assert_int_eq(nc2_ring_reserve(&g.p, 16, &s1), NC2_OK);
+	nc2_ring_commit(&g.p);
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 16, 4), NC2_ERR_AGAIN); /* not x8 */
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 8, 8), NC2_ERR_AGAIN); /* does not end at prod */
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 16, 120), NC2_ERR_AGAIN); /* > max_msg */
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 16, 16), NC2_OK);
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 32, 32), NC2_OK);
+	make_msg(s1, 64, 1);
+	/* Open reservation after it: no. Committed message after it: no. */
+	ck_assert_int_eq(nc2_ring_reserve(&g.p, 8, &s2), NC2_OK);
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 64, 8), NC2_ERR_AGAIN);
+	make_msg(s2, 8, 2);
+	nc2_ring_commit(&g.p);
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 64, 8), NC2_ERR_AGAIN);
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s2, 8, 8), NC2_OK);
+	make_msg(s2, 16, 2);
+	/* Published: no longer. */
+	ck_assert_int_eq(nc2_ring_push(&g.p), 1);
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s2, 16, 8), NC2_ERR_AGAIN);
+	consume_expect(&g, 64, 1);
+	consume_expect(&g, 16, 2);
+	ck_assert_int_eq(nc2_ring_finish(&g.c), 0);
+	/* Up to the end of the ring (80 used, 176 left) and not across it. */
+	ck_assert_int_eq(nc2_ring_reserve(&g.p, 120, &s1), NC2_OK);
+	nc2_ring_commit(&g.p);
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 120, 8), NC2_OK);
+	ck_assert_int_eq(nc2_ring_reserve(&g.p, 48, &s2), NC2_OK);
+	nc2_ring_commit(&g.p);
+	ck_assert_ptr_eq(s2, g.payload + 208);
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s2, 48, 8), NC2_ERR_AGAIN); /* ends the ring */
+	rig_close(&g);
+}
+END_TEST
+
 /* ---- PAD at every offset ------------------------------------------------ */
 
 /*
@@ -1548,6 +1590,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_basic_and_stride);
 	tcase_add_test(tc, test_reserve_args);
 	tcase_add_test(tc, test_reserve_replace_and_commit);
+	tcase_add_test(tc, test_extend);
 	tcase_add_test(tc, test_next_args_nospace);
 	suite_add_tcase(s, tc);
 

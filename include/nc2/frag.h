@@ -68,6 +68,13 @@ NC2_API int nc2_offload_validate(const struct nc2_msg_packet *p, uint32_t offloa
  */
 NC2_API int nc2_packet_validate(const nc2_msg *m, const nc2_limits *lim, uint32_t *total_len);
 
+/**
+ * Validate one decoded SMALL_PACKETS entry against \p lim: exactly the rules
+ * of nc2_packet_validate() for the small PACKET it stands for (type
+ * accepted, flags known, length, checksum offload), with the same codes.
+ */
+NC2_API int nc2_small_validate(const nc2_small *e, const nc2_limits *lim);
+
 #ifdef __cplusplus
 }
 #endif
