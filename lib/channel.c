@@ -1516,7 +1516,6 @@ static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet
 			       .csum_offset = p->csum_offset,
 			       .data = pkt->data};
 		uint32_t esz = NC2_SMALL_ENT_SIZE(pkt->len);
-		ch->st.tx_small++;
 		if (ch->batch && ch->batch_count < 0xffffu &&
 		    nc2_ring_extend(&ch->tx, ch->batch, ch->batch_size, esz) == NC2_OK) {
 			small_entry_put(ch->batch + ch->batch_size, &e);
@@ -1524,14 +1523,13 @@ static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet
 			ch->batch_count++;
 			nc2_put_le16(ch->batch + NC2_HDR_OFF_SIZE, (uint16_t)ch->batch_size);
 			nc2_put_le16(ch->batch + NC2_SMALLS_OFF_COUNT, (uint16_t)ch->batch_count);
+			ch->st.tx_small++;
 			return SENT_APPENDED;
 		}
 		size = NC2_SMALLS_OFF_ENTRIES + esz;
 		int rc = nc2_ring_reserve(&ch->tx, size, &slot);
-		if (rc < 0) {
-			ch->st.tx_small--;
+		if (rc < 0)
 			return rc;
-		}
 		slot[NC2_HDR_OFF_TYPE] = NC2_MSG_SMALL_PACKETS;
 		slot[NC2_HDR_OFF_FLAGS] = 0;
 		nc2_put_le16(slot + NC2_HDR_OFF_SIZE, (uint16_t)size);
@@ -1542,6 +1540,7 @@ static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet
 		ch->batch = slot;
 		ch->batch_size = size;
 		ch->batch_count = 1;
+		ch->st.tx_small++;
 		return NC2_OK;
 	}
 	p->type = NC2_PACKET_TYPE_small;
