@@ -1173,12 +1173,13 @@ static int on_post(nc2_channel *ch, const nc2_msg *m)
 		pe->off = b.offset;
 		pe->len = b.length;
 		pe->flags = b.flags;
-		pe->next = NONE;
+		/* Newest first: the buffer the frontend gave back last is the
+		 * one most likely still in cache (the reuse order of DPDK's
+		 * mempool cache and Linux's page_pool). */
+		pe->next = q->head;
+		q->head = e;
 		if (q->tail == NONE)
-			q->head = e;
-		else
-			ch->posted[q->tail].next = e;
-		q->tail = e;
+			q->tail = e;
 		q->count++;
 		ch->posted_count++;
 	}
