@@ -66,17 +66,17 @@ if ! apt-cache show dpdk-dev >/dev/null 2>&1; then
 fi
 
 fetch() { # fetch PKG...: download (one apt-get call) and unpack, once each
-	todo=""
+	missing=""
 	for p in "$@"; do
-		[ -e "$DEBS/.$p" ] || todo="$todo $p"
+		[ -e "$DEBS/.$p" ] || missing="$missing $p"
 	done
-	[ -z "$todo" ] && return 0
-	echo "fetch-dpdk: apt-get download$todo"
+	[ -z "$missing" ] && return 0
+	echo "fetch-dpdk: apt-get download$missing"
 	# apt-get download writes into the current directory. As root it warns
 	# that _apt cannot write there; harmless.
-	(cd "$DEBS" && apt-get download -q $todo 2>&1 |
+	(cd "$DEBS" && apt-get download -q $missing 2>&1 |
 		grep -Ev '^(W: Download is performed unsandboxed|Get:|Fetched)' || true)
-	for p in $todo; do
+	for p in $missing; do
 		deb=$(ls "$DEBS"/"${p}"_*.deb 2>/dev/null | head -n 1)
 		if [ -z "$deb" ]; then
 			echo "fetch-dpdk: apt-get download $p failed" \

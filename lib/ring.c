@@ -424,18 +424,26 @@ static inline int take(nc2_ring_cons *r, uint8_t *buf, size_t cap, uint32_t cons
 	return size;
 }
 
+/* Whether a message starts at cons (refreshing prod when none is known):
+ * NC2_OK, NC2_ERR_AGAIN, or the peer error of an impossible prod. */
+static inline int cons_ready(nc2_ring_cons *r, uint32_t cons)
+{
+	if (cons != r->prod)
+		return NC2_OK;
+	int rc = cons_refresh_prod(r);
+	if (rc != NC2_OK)
+		return rc;
+	return cons == r->prod ? NC2_ERR_AGAIN : NC2_OK;
+}
+
 /* nc2_ring_next() after a PAD. */
 NC2_SLOWPATH static int next_slow(nc2_ring_cons *r, uint8_t *buf, size_t cap)
 {
 	for (;;) {
 		uint32_t cons = r->cons_pvt;
-		if (cons == r->prod) {
-			int rc = cons_refresh_prod(r);
-			if (rc != NC2_OK)
-				return rc;
-			if (cons == r->prod)
-				return NC2_ERR_AGAIN;
-		}
+		int rc = cons_ready(r, cons);
+		if (rc != NC2_OK)
+			return rc;
 		int size = next_hdr(r, buf, cons);
 		if (size != 0)
 			return size < 0 ? size : take(r, buf, cap, cons, size);
@@ -451,13 +459,9 @@ int nc2_ring_next(nc2_ring_cons *r, uint8_t *buf, size_t cap)
 	/* The loop of next_slow() unrolled once: in the common case the first
 	 * message is not a PAD. */
 	uint32_t cons = r->cons_pvt;
-	if (cons == r->prod) {
-		int rc = cons_refresh_prod(r);
-		if (rc != NC2_OK)
-			return rc;
-		if (cons == r->prod)
-			return NC2_ERR_AGAIN;
-	}
+	int rc = cons_ready(r, cons);
+	if (rc != NC2_OK)
+		return rc;
 	int size = next_hdr(r, buf, cons);
 	if (size > 0)
 		return take(r, buf, cap, cons, size);

@@ -1318,6 +1318,24 @@ static int peer_cred(nc2_shm *s, const nc2_shm_config *cfg)
 	return nc2_shm_cred_check(cfg, (uint32_t)uc.uid);
 }
 
+/* Set up our region and eventfd and send both with a \p type message
+ * (CONNECT or ACCEPT); the memfd is closed here once sent. */
+static int send_own(nc2_shm *s, uint16_t type, uint32_t features, uint32_t order, int64_t deadline)
+{
+	uint8_t b[NC2_SHM_MSG_SIZE];
+	shm_msg m;
+	int memfd;
+	int rc = own_setup(s, &memfd);
+	if (rc == NC2_OK) {
+		msg_make(s, type, features, order, &m);
+		msg_encode(&m, b);
+		int out[2] = {memfd, s->efd};
+		rc = sock_send(s->sock, deadline, b, out, 2);
+	}
+	close_fd(&memfd);
+	return rc;
+}
+
 /* Backend side: CONNECT in, ACCEPT out, READY in. */
 static int hs_backend(nc2_shm *s, const nc2_shm_config *cfg, int64_t deadline)
 {
@@ -1352,17 +1370,8 @@ static int hs_backend(nc2_shm *s, const nc2_shm_config *cfg, int64_t deadline)
 	s->peer_features = m.features;
 	set_rings(s, s->peer_rw, &s->peer);
 
-	int memfd;
-	if ((rc = own_setup(s, &memfd)) != NC2_OK) {
-		close_fd(&memfd);
-		return rc;
-	}
-	msg_make(s, NC2_SHM_MSG_ACCEPT, cfg->features, s->peer.order, &m);
-	msg_encode(&m, b);
-	int out[2] = {memfd, s->efd};
-	rc = sock_send(s->sock, deadline, b, out, 2);
-	close_fd(&memfd);
-	if (rc != NC2_OK)
+	if ((rc = send_own(s, NC2_SHM_MSG_ACCEPT, cfg->features, s->peer.order, deadline)) !=
+	    NC2_OK)
 		return rc;
 
 	if ((rc = sock_recv(s->sock, deadline, b, fds, &nfds)) != NC2_OK)
@@ -1383,21 +1392,12 @@ static int hs_frontend(nc2_shm *s, const nc2_shm_config *cfg, int64_t deadline)
 	unsigned nfds = 0;
 	shm_msg m;
 	shm_geom g;
-	int memfd;
 	int rc = peer_cred(s, cfg);
 	if (rc != NC2_OK)
 		return rc;
 
-	if ((rc = own_setup(s, &memfd)) != NC2_OK) {
-		close_fd(&memfd);
-		return rc;
-	}
-	msg_make(s, NC2_SHM_MSG_CONNECT, cfg->features, s->own.order, &m);
-	msg_encode(&m, b);
-	int out[2] = {memfd, s->efd};
-	rc = sock_send(s->sock, deadline, b, out, 2);
-	close_fd(&memfd);
-	if (rc != NC2_OK)
+	if ((rc = send_own(s, NC2_SHM_MSG_CONNECT, cfg->features, s->own.order, deadline)) !=
+	    NC2_OK)
 		return rc;
 
 	if ((rc = sock_recv(s->sock, deadline, b, fds, &nfds)) != NC2_OK)
