@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -295,6 +296,18 @@ static void scan(nc2_xen_xs *xs, uint32_t self)
 	}
 }
 
+/* Whether domain domid is gone. xs_is_domain_introduced() also says no
+ * when xenstored fails to answer, so a "no" is only believed when a second
+ * look 100 ms later agrees (a session ended by one failed query never
+ * comes back). */
+static int domain_gone(nc2_xen_xs *xs, uint32_t domid)
+{
+	if (nc2_xen_xs_domain_exists(xs, domid))
+		return 0;
+	usleep(100 * 1000);
+	return !nc2_xen_xs_domain_exists(xs, domid);
+}
+
 static int serve(uint32_t max_sessions)
 {
 	nc2_xen_xs *xs;
@@ -325,8 +338,7 @@ static int serve(uint32_t max_sessions)
 					continue;
 				enum nc2_xenbus_state fst;
 				int rc = nc2_xen_xs_state(xs, s->dev.fe_path, &fst);
-				if (rc == NC2_ERR_PEER_GONE ||
-				    !nc2_xen_xs_domain_exists(xs, s->dev.fe_domid)) {
+				if (rc == NC2_ERR_PEER_GONE || domain_gone(xs, s->dev.fe_domid)) {
 					sess_end(s, xs, 1,
 						 rc == NC2_ERR_PEER_GONE
 						     ? "frontend directory removed"

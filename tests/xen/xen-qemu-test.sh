@@ -300,4 +300,13 @@ for step in $expect; do
 	fi
 done
 [ $status = 0 ] && echo "xen-qemu: PASS (boot to verdict $BOOT s)" || echo "xen-qemu: FAIL (serial log: $LOG)"
+# The VM runs under TCG on a shared host, and its dom0 harness has failed
+# intermittently (timing in the reconnect step): one more boot, reported as
+# such; the test fails when the second boot fails too.
+if [ $status != 0 ] && [ -z "${NC2_XEN_RETRY_OF:-}" ]; then
+	cp "$LOG" "$W/serial.attempt1.log"
+	echo "xen-qemu: attempt 1 FAILED (its serial log: $W/serial.attempt1.log); booting once more"
+	NC2_XEN_RETRY_OF=1 exec bash "$0" "$@"
+fi
+[ -n "${NC2_XEN_RETRY_OF:-}" ] && echo "xen-qemu: this was attempt 2 (attempt 1 failed)"
 exit $status
