@@ -8,6 +8,8 @@
 
 #include <nc2/loopback.h>
 
+#include "../common/maptrack.h"
+
 #define LO_PAGE_SHIFT 12u
 #define LO_PAGE_SIZE  4096u
 
@@ -16,12 +18,6 @@
 #define LO_MAX_PAGES       (1u << 20) /* 4 GiB of RAM per domain */
 #define LO_MAX_GRANTS      (1u << 24)
 #define LO_TRANS_DEPTH_MAX 8u /* longest chain of transitive grants followed */
-
-/* Map handles: granter domid [63:48], rw [47], generation [46:24], slot+1 [23:0]. */
-#define LO_HANDLE_SLOT_MASK 0xffffffull
-#define LO_HANDLE_GEN_MASK  0x7fffffu
-#define LO_MAPTRACK_MAX     0xffffffu
-#define LO_NO_SLOT          UINT32_MAX
 
 /* Grant entry flags (internal). */
 #define LO_GNT_INUSE      (1u << 0)
@@ -41,16 +37,6 @@ typedef struct lo_grant {
 	uint32_t next_free; /* free list link (0 ends the list) */
 } lo_grant;
 
-typedef struct lo_maptrack {
-	uint64_t handle; /* full handle as returned to the mapper */
-	void *addr;      /* mapped page */
-	uint32_t gref;
-	uint32_t next_free; /* free list link (LO_NO_SLOT ends the list) */
-	uint16_t granter;
-	uint8_t rw;
-	uint8_t used;
-} lo_maptrack;
-
 typedef struct lo_domain {
 	uint8_t *ram; /* pages * LO_PAGE_SIZE, page-aligned */
 	uint32_t pages;
@@ -58,11 +44,7 @@ typedef struct lo_domain {
 	uint32_t nr_grants;
 	uint32_t free_head; /* 0: table full */
 	uint32_t grants_active;
-	lo_maptrack *maps; /* grants this domain has mapped */
-	uint32_t nr_maps;
-	uint32_t map_free;
-	uint32_t maps_active;
-	uint32_t map_gen; /* bumped on every map; makes handles unique */
+	mt_table maps; /* grants this domain has mapped (tag: the granter) */
 } lo_domain;
 
 typedef struct lo_fail {

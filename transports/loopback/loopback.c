@@ -152,40 +152,6 @@ static int lo_resolve(nc2_lo_world *w, uint16_t granter, uint32_t gref, uint16_t
 	return NC2_ERR_PEER_GRANT;
 }
 
-/* ---- maptrack ----------------------------------------------------------- */
-
-static uint64_t lo_handle(uint16_t granter, int rw, uint32_t gen, uint32_t slot)
-{
-	return ((uint64_t)granter << 48) | ((uint64_t)(rw ? 1u : 0u) << 47) |
-	       ((uint64_t)(gen & LO_HANDLE_GEN_MASK) << 24) | (uint64_t)(slot + 1u);
-}
-
-static int lo_maptrack_alloc(lo_domain *d, uint32_t *slot)
-{
-	if (d->map_free == LO_NO_SLOT) {
-		uint32_t old = d->nr_maps;
-		if (old >= LO_MAPTRACK_MAX)
-			return NC2_ERR_NOSPACE;
-		uint32_t nr = old ? old * 2u : 16u;
-		if (nr > LO_MAPTRACK_MAX)
-			nr = LO_MAPTRACK_MAX;
-		lo_maptrack *m = realloc(d->maps, (size_t)nr * sizeof(*m));
-		if (m == NULL)
-			return NC2_ERR_NOSPACE;
-		memset(m + old, 0, (size_t)(nr - old) * sizeof(*m));
-		/* Chain the new slots so the lowest comes first. */
-		for (uint32_t i = nr; i-- > old;) {
-			m[i].next_free = d->map_free;
-			d->map_free = i;
-		}
-		d->maps = m;
-		d->nr_maps = nr;
-	}
-	*slot = d->map_free;
-	d->map_free = d->maps[*slot].next_free;
-	return NC2_OK;
-}
-
 /*
  * Map \p gref of \p granter into \p mapper. Xen refuses maps of transitive
  * grants (only copies may go through them).
@@ -201,23 +167,13 @@ static int lo_map_one(nc2_lo_world *w, uint16_t mapper, uint16_t granter, uint32
 		return NC2_ERR_PEER_GRANT;
 	if (rw && (g->flags & LO_GNT_READONLY))
 		return NC2_ERR_PEER_GRANT;
-	uint32_t slot;
-	int rc = lo_maptrack_alloc(md, &slot);
-	if (rc != NC2_OK)
-		return rc;
-	lo_maptrack *m = &md->maps[slot];
-	md->map_gen++;
-	m->used = 1;
-	m->rw = rw ? 1 : 0;
-	m->granter = granter;
-	m->gref = gref;
-	m->addr = lo_frame_addr(gd, g->frame);
-	m->handle = lo_handle(granter, rw, md->map_gen, slot);
+	mt_entry *m = mt_add(&md->maps, granter, rw, gref, lo_frame_addr(gd, g->frame));
+	if (m == NULL)
+		return NC2_ERR_NOSPACE;
 	if (rw)
 		g->map_rw++;
 	else
 		g->map_ro++;
-	md->maps_active++;
 	*addr = m->addr;
 	*handle = m->handle;
 	return NC2_OK;
@@ -228,12 +184,8 @@ static int lo_unmap_one(nc2_lo_world *w, uint16_t mapper, uint16_t granter, uint
 			const void *addr)
 {
 	lo_domain *md = lo_dom(w, mapper);
-	uint64_t low = handle & LO_HANDLE_SLOT_MASK;
-	if (md == NULL || low == 0 || low > md->nr_maps)
-		return NC2_ERR_INVALID_ARG;
-	uint32_t slot = (uint32_t)(low - 1u);
-	lo_maptrack *m = &md->maps[slot];
-	if (!m->used || m->handle != handle || m->granter != granter || m->addr != addr)
+	mt_entry *m = md != NULL ? mt_find(&md->maps, handle, addr) : NULL;
+	if (m == NULL || m->tag != granter)
 		return NC2_ERR_INVALID_ARG;
 	lo_grant *g = lo_gnt(lo_dom(w, granter), m->gref);
 	if (g == NULL)
@@ -247,10 +199,7 @@ static int lo_unmap_one(nc2_lo_world *w, uint16_t mapper, uint16_t granter, uint
 			return NC2_ERR_INVALID_ARG;
 		g->map_ro--;
 	}
-	memset(m, 0, sizeof(*m));
-	m->next_free = md->map_free;
-	md->map_free = slot;
-	md->maps_active--;
+	mt_remove(&md->maps, m);
 	return NC2_OK;
 }
 
@@ -466,10 +415,10 @@ int nc2_lo_world_destroy(nc2_lo_world *w)
 	for (uint32_t i = 0; i < w->nr_domains; i++) {
 		lo_domain *d = &w->domains[i];
 		leaks += d->grants_active;
-		leaks += d->maps_active;
+		leaks += d->maps.active;
 		free(d->ram);
 		free(d->grants);
-		free(d->maps);
+		mt_fini(&d->maps);
 	}
 	while (w->rings != NULL) {
 		lo_ring *r = w->rings;
@@ -512,7 +461,7 @@ int nc2_lo_domain_create(nc2_lo_world *w, uint32_t pages, uint32_t grant_entries
 		d->grants[ref].next_free = d->free_head;
 		d->free_head = ref;
 	}
-	d->map_free = LO_NO_SLOT;
+	mt_init(&d->maps);
 	*domid = (uint16_t)w->nr_domains;
 	w->nr_domains++;
 	return NC2_OK;
@@ -535,7 +484,7 @@ uint32_t nc2_lo_grants_active(nc2_lo_world *w, uint16_t domid)
 uint32_t nc2_lo_maps_active(nc2_lo_world *w, uint16_t domid)
 {
 	lo_domain *d = lo_dom(w, domid);
-	return d != NULL ? d->maps_active : 0;
+	return d != NULL ? d->maps.active : 0;
 }
 
 /* ---- endpoints ---------------------------------------------------------- */

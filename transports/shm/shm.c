@@ -901,48 +901,6 @@ static uint8_t *peer_page(nc2_shm *s, uint32_t page, int rw)
 	return (rw ? s->peer_rw : s->peer_ro) + ((size_t)s->peer.gnt_page + page) * SHM_PAGE;
 }
 
-/* ---- maptrack ------------------------------------------------------------ */
-
-static uint64_t map_handle(int rw, uint32_t gen, uint32_t slot)
-{
-	return ((uint64_t)(rw ? 1u : 0u) << 47) | ((uint64_t)(gen & SHM_HANDLE_GEN_MASK) << 24) |
-	       (uint64_t)(slot + 1u);
-}
-
-static int maptrack_alloc(nc2_shm *s, uint32_t *slot)
-{
-	if (s->map_free == SHM_NO_SLOT) {
-		uint32_t old = s->nr_maps;
-		if (old >= SHM_MAPTRACK_MAX)
-			return NC2_ERR_NOSPACE;
-		uint32_t nr = old ? old * 2u : 16u;
-		if (nr > SHM_MAPTRACK_MAX)
-			nr = SHM_MAPTRACK_MAX;
-		shm_map *m = realloc(s->maps, (size_t)nr * sizeof(*m));
-		if (m == NULL)
-			return NC2_ERR_NOSPACE;
-		memset(m + old, 0, (size_t)(nr - old) * sizeof(*m));
-		for (uint32_t i = nr; i-- > old;) {
-			m[i].next_free = s->map_free;
-			s->map_free = i;
-		}
-		s->maps = m;
-		s->nr_maps = nr;
-	}
-	*slot = s->map_free;
-	s->map_free = s->maps[*slot].next_free;
-	return NC2_OK;
-}
-
-static void maptrack_free(nc2_shm *s, uint32_t slot)
-{
-	shm_map *m = &s->maps[slot];
-	memset(m, 0, sizeof(*m));
-	m->next_free = s->map_free;
-	s->map_free = slot;
-	s->maps_active--;
-}
-
 /* ---- transport ops ------------------------------------------------------- */
 
 static int shm_op_grant(void *ctx, void *page, uint32_t flags, uint32_t *gref)
@@ -1051,25 +1009,21 @@ static int shm_op_map(void *ctx, nc2_map_op *ops, uint32_t n)
 	for (uint32_t i = 0; i < n; i++) {
 		nc2_map_op *op = &ops[i];
 		int rw = !(op->flags & NC2_GNT_READONLY);
-		uint32_t page = 0, slot = 0;
+		uint32_t page = 0;
 		uint16_t gen = 0;
 		int rc = peer_usable(s);
 		if (rc == NC2_OK && (op->flags & ~NC2_GNT_FLAGS_KNOWN) != 0)
 			rc = NC2_ERR_INVALID_ARG;
 		if (rc == NC2_OK)
 			rc = pin(s, op->gref, rw, &page, &gen);
-		if (rc == NC2_OK && (rc = maptrack_alloc(s, &slot)) != NC2_OK)
+		mt_entry *m = NULL;
+		if (rc == NC2_OK &&
+		    (m = mt_add(&s->maps, 0, rw, op->gref, peer_page(s, page, rw))) == NULL) {
 			(void)unpin(s, op->gref, rw, gen);
-		if (rc == NC2_OK) {
-			shm_map *m = &s->maps[slot];
-			s->map_gen++;
-			m->used = 1;
-			m->rw = (uint8_t)rw;
-			m->gref = op->gref;
+			rc = NC2_ERR_NOSPACE;
+		}
+		if (m != NULL) {
 			m->gen = gen;
-			m->addr = peer_page(s, page, rw);
-			m->handle = map_handle(rw, s->map_gen, slot);
-			s->maps_active++;
 			op->addr = m->addr;
 			op->handle = m->handle;
 		} else {
@@ -1091,21 +1045,13 @@ static int shm_op_unmap(void *ctx, nc2_map_op *ops, uint32_t n)
 		return NC2_ERR_INVALID_ARG;
 	for (uint32_t i = 0; i < n; i++) {
 		nc2_map_op *op = &ops[i];
-		uint64_t low = op->handle & SHM_HANDLE_SLOT_MASK;
-		int rc = NC2_OK;
-		if (low == 0 || low > s->nr_maps) {
-			rc = NC2_ERR_INVALID_ARG;
-		} else {
-			uint32_t slot = (uint32_t)(low - 1u);
-			shm_map *m = &s->maps[slot];
-			if (!m->used || m->handle != op->handle || m->addr != op->addr) {
-				rc = NC2_ERR_INVALID_ARG;
-			} else {
-				rc = unpin(s, m->gref, m->rw, m->gen);
-				if (s->dead)
-					rc = NC2_OK; /* nobody left to count */
-				maptrack_free(s, slot);
-			}
+		mt_entry *m = mt_find(&s->maps, op->handle, op->addr);
+		int rc = NC2_ERR_INVALID_ARG;
+		if (m != NULL) {
+			rc = unpin(s, m->gref, m->rw, m->gen);
+			if (s->dead)
+				rc = NC2_OK; /* nobody left to count */
+			mt_remove(&s->maps, m);
 		}
 		op->status = rc;
 		if (ret == NC2_OK)
@@ -1269,7 +1215,7 @@ static nc2_shm *shm_new(const nc2_shm_config *cfg, uint32_t role)
 		s->gnt[ref].next_free = s->free_head;
 		s->free_head = ref;
 	}
-	s->map_free = SHM_NO_SLOT;
+	mt_init(&s->maps);
 	s->tp.ops = &shm_ops;
 	s->tp.ctx = s;
 	return s;
@@ -1282,9 +1228,10 @@ static void shm_free(nc2_shm *s)
 	/* Give back the counts of maps still held (harmless if the peer died:
 	 * its region stays mapped and sealed until we unmap it below). */
 	if (s->peer_rw != NULL) {
-		for (uint32_t i = 0; i < s->nr_maps; i++)
-			if (s->maps[i].used)
-				(void)unpin(s, s->maps[i].gref, s->maps[i].rw, s->maps[i].gen);
+		for (uint32_t i = 0; i < s->maps.nr; i++)
+			if (s->maps.e[i].used)
+				(void)unpin(s, s->maps.e[i].gref, s->maps.e[i].rw,
+					    s->maps.e[i].gen);
 	}
 	if (s->peer_rw != NULL)
 		munmap(s->peer_rw, s->peer.bytes);
@@ -1295,7 +1242,7 @@ static void shm_free(nc2_shm *s)
 	close_fd(&s->sock);
 	close_fd(&s->efd);
 	close_fd(&s->peer_efd);
-	free(s->maps);
+	mt_fini(&s->maps);
 	free(s->gnt);
 	memset(s, 0, sizeof(*s));
 	free(s);
@@ -1700,7 +1647,7 @@ uint32_t nc2_shm_grants_active(const nc2_shm *s)
 
 uint32_t nc2_shm_maps_active(const nc2_shm *s)
 {
-	return s != NULL ? s->maps_active : 0;
+	return s != NULL ? s->maps.active : 0;
 }
 
 int nc2_shm_grant_info_get(const nc2_shm *s, uint32_t gref, nc2_shm_grant_info *info)

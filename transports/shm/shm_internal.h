@@ -9,6 +9,8 @@
 
 #include <nc2/shm.h>
 
+#include "../common/maptrack.h"
+
 #define SHM_PAGE         NC2_SHM_PAGE_SIZE
 #define SHM_GT_PAGE      1u  /* the grant table starts at page 1 */
 #define SHM_MAX_RX_FDS   8u  /* fds one recvmsg takes; more is MSG_CTRUNC */
@@ -19,10 +21,6 @@
 #define SHM_EFD_PROC_LEN 64u
 
 /* Map handles: rw [47], generation [46:24], slot+1 [23:0] (as loopback). */
-#define SHM_HANDLE_SLOT_MASK 0xffffffull
-#define SHM_HANDLE_GEN_MASK  0x7fffffu
-#define SHM_MAPTRACK_MAX     0xffffffu
-#define SHM_NO_SLOT          UINT32_MAX
 
 /* A region geometry, validated; a private copy that is never re-read. */
 typedef struct shm_geom {
@@ -58,16 +56,6 @@ typedef struct shm_gnt {
 } shm_gnt;
 
 /* One map of a peer grant (our maptrack). */
-typedef struct shm_map {
-	uint64_t handle; /* as returned to the mapper */
-	void *addr;
-	uint32_t gref;
-	uint32_t next_free; /* free list link (SHM_NO_SLOT ends the list) */
-	uint16_t gen;       /* generation of the entry when mapped */
-	uint8_t rw;
-	uint8_t used;
-} shm_map;
-
 struct nc2_shm {
 	nc2_transport tp;
 	uint32_t role;
@@ -89,8 +77,7 @@ struct nc2_shm {
 	uint32_t free_head;
 	uint32_t grants_active;
 	/* our maps of the peer's grants */
-	shm_map *maps;
-	uint32_t nr_maps, map_free, maps_active, map_gen;
+	mt_table maps;
 };
 
 struct nc2_shm_listener {
