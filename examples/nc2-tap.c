@@ -233,6 +233,10 @@ static int attach(struct port *p)
 		cfg.grant_mem = gm;
 		cfg.grant_mem_len = need;
 		p->txmem = gm + need;
+		/* The TX slots are recycled: registered, they are granted once
+		 * (read-only, sticky) and no frame costs a grant or a revoke. */
+		cfg.tx_mem = p->txmem;
+		cfg.tx_mem_len = txlen;
 		for (uint32_t i = 0; i < TX_SLOTS; i++)
 			p->tx_free[i] = 1;
 	}
@@ -483,8 +487,10 @@ int main(int argc, char **argv)
 	nc2_shm_config_default(&sc, p.o.backend ? NC2_ROLE_BACKEND : NC2_ROLE_FRONTEND);
 	memcpy(sc.uuid, p.o.uuid, 16);
 	sc.run_dir = p.o.run_dir;
-	if (!p.o.backend)
+	if (!p.o.backend) {
 		sc.grant_pages = 1100 + TX_SLOTS * TX_SLOT_PAGES; /* RX buffers, pool, TX */
+		sc.grant_entries = 2u * sc.grant_pages;           /* tx_mem holds one per TX page */
+	}
 	int rc, status = 0;
 
 	if (!p.o.backend) {
