@@ -205,7 +205,7 @@ typedef struct nc2_xen_stats {
 	uint32_t maps_active;   /**< peer pages mapped through map() */
 	uint32_t ring_mapped;   /**< ring pages mapped (backend) or shared (frontend) */
 	uint64_t grants, revokes, revoke_busy, ended;
-	uint64_t map_calls, map_pages, map_fallbacks, unmap_pages;
+	uint64_t map_pages, unmap_pages; /**< one gntdev mapping per page */
 	uint64_t copy_calls, copy_segs, copy_failed;
 	uint64_t notifies, events;
 } nc2_xen_stats;

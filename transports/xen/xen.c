@@ -10,9 +10,8 @@
  *    outstanding grants per page and remembers whether one was writable.
  *  - direct mode: gtab maps our own v1 grant table; grant/revoke edit the
  *    flags of the region's entries (grant_table.h protocol).
- *  - maps: one record per gntdev map (one map() batch of one access mode),
- *    with a per-page "still mapped" byte; an op's handle names the record
- *    (slot, generation) and the page within it.
+ *  - maps: one gntdev mapping per page, tracked in a maptrack
+ *    (transports/common/maptrack.h) that turns a handle back into it.
  */
 #define _DEFAULT_SOURCE 1
 #define __XEN_TOOLS__   1
@@ -43,17 +42,6 @@
 #include <nc2/version.h>
 
 #include "xen_internal.h"
-
-struct xmap {
-	uint8_t *base;
-	uint8_t *mapped; /* per page: 1 mapped, 0 unmapped, 2 being unmapped */
-	uint32_t count;
-	uint32_t live;
-	uint32_t gen;
-	uint32_t next_free;
-	uint64_t index; /* gntdev offset, for partial unmaps */
-	uint8_t used, ro, index_ok, partial;
-};
 
 struct rpage {
 	uint32_t grants; /* outstanding grants of this page */
@@ -96,11 +84,8 @@ struct nc2_xen {
 	uint32_t gtab_frames;
 	uint32_t gtab_entries;
 
-	/* maps made through the ops */
-	struct xmap *maps;
-	uint32_t nr_maps;
-	uint32_t map_free;
-	uint32_t map_gen;
+	/* maps made through the ops: one gntdev mapping per page */
+	mt_table maps;
 
 	/* connection */
 	int role; /* 0 none, NC2_ROLE_FRONTEND 1, NC2_ROLE_BACKEND 2 */
@@ -475,115 +460,6 @@ static int region_setup(nc2_xen *x, uint32_t pages)
 	return NC2_OK;
 }
 
-/* ---- map records -------------------------------------------------------- */
-
-static uint64_t mk_handle(uint32_t gen, uint32_t slot, uint32_t page)
-{
-	return ((uint64_t)(gen & XN_GEN_MASK) << 40) | ((uint64_t)(slot + 1u) << XN_PAGE_BITS) |
-	       (uint64_t)page;
-}
-
-static struct xmap *rec_alloc(nc2_xen *x, uint32_t count, uint32_t *slot)
-{
-	if (x->map_free == XN_NO_SLOT) {
-		uint32_t old = x->nr_maps;
-		uint32_t nr = old ? old * 2u : 16u;
-		if (nr > XN_SLOT_MASK - 1u)
-			return NULL;
-		struct xmap *m = realloc(x->maps, (size_t)nr * sizeof(*m));
-		if (m == NULL)
-			return NULL;
-		memset(m + old, 0, (size_t)(nr - old) * sizeof(*m));
-		for (uint32_t i = nr; i-- > old;) {
-			m[i].next_free = x->map_free;
-			x->map_free = i;
-		}
-		x->maps = m;
-		x->nr_maps = nr;
-	}
-	uint8_t *mapped = malloc(count);
-	if (mapped == NULL)
-		return NULL;
-	*slot = x->map_free;
-	struct xmap *r = &x->maps[*slot];
-	x->map_free = r->next_free;
-	memset(r, 0, sizeof(*r));
-	memset(mapped, 1, count);
-	r->mapped = mapped;
-	r->count = count;
-	r->live = count;
-	r->gen = ++x->map_gen & XN_GEN_MASK;
-	r->used = 1;
-	return r;
-}
-
-static void rec_free(nc2_xen *x, uint32_t slot)
-{
-	struct xmap *r = &x->maps[slot];
-	free(r->mapped);
-	memset(r, 0, sizeof(*r));
-	r->next_free = x->map_free;
-	x->map_free = slot;
-}
-
-/* Remember the gntdev offset of a multi-page map (needed to release its
- * slot after the pages were unmapped one by one). */
-static void rec_index(nc2_xen *x, struct xmap *r)
-{
-#ifdef __linux__
-	struct ioctl_gntdev_get_offset_for_vaddr q;
-	memset(&q, 0, sizeof(q));
-	q.vaddr = (uint64_t)(uintptr_t)r->base;
-	if (ioctl(xengnttab_fd(x->gt), IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, &q) == 0 &&
-	    q.count == r->count) {
-		r->index = q.offset;
-		r->index_ok = 1;
-	}
-#else
-	(void)x;
-	(void)r;
-#endif
-}
-
-/* Release the gntdev slot of a record whose pages were all munmapped. */
-static void rec_release_slot(nc2_xen *x, struct xmap *r)
-{
-#ifdef __linux__
-	if (r->index_ok) {
-		struct ioctl_gntdev_unmap_grant_ref u;
-		memset(&u, 0, sizeof(u));
-		u.index = r->index;
-		u.count = r->count;
-		if (ioctl(xengnttab_fd(x->gt), IOCTL_GNTDEV_UNMAP_GRANT_REF, &u) != 0)
-			(void)xn_fail(x, "ioctl(IOCTL_GNTDEV_UNMAP_GRANT_REF)", errno, 0);
-	}
-#else
-	(void)x;
-	(void)r;
-#endif
-}
-
-/* Unmap every page of record \p slot still mapped and free it. */
-static int rec_unmap_all(nc2_xen *x, uint32_t slot)
-{
-	struct xmap *r = &x->maps[slot];
-	int rc = NC2_OK;
-	if (!r->partial) {
-		if (xengnttab_unmap(x->gt, r->base, r->count) != 0)
-			rc = xn_fail(x, "xengnttab_unmap", errno, NC2_ERR_TRANSPORT);
-	} else {
-		for (uint32_t i = 0; i < r->count; i++) {
-			if (r->mapped[i] && munmap(r->base + (size_t)i * XN_PAGE, XN_PAGE) != 0)
-				rc = xn_fail(x, "munmap (grant mapping)", errno, NC2_ERR_TRANSPORT);
-		}
-		rec_release_slot(x, r);
-	}
-	x->st.maps_active -= r->live;
-	x->st.unmap_pages += r->live;
-	rec_free(x, slot);
-	return rc;
-}
-
 /* ---- transport ops ------------------------------------------------------ */
 
 static int xn_grant(void *ctx, void *page, uint32_t flags, uint32_t *gref)
@@ -674,205 +550,76 @@ static int xn_end_access(void *ctx, uint32_t gref)
 	return NC2_OK;
 }
 
-/* Map the ops listed in \p which (all of one access mode) in one call; on
- * failure, op by op for per-op status. */
-static int map_group(nc2_xen *x, nc2_map_op *ops, const uint32_t *which, uint32_t k, int ro)
+/*
+ * One gntdev mapping (one VMA) per page: the grant cache evicts pages one by
+ * one, and unmapping part of a multi-page gntdev mapping (a split VMA) is
+ * the path PV kernels got wrong (Linux "xen/gntdev: Accommodate VMA
+ * splitting", 2022). A map is a control-path call here; the core batches
+ * only what it misses.
+ */
+static int map_one(nc2_xen *x, nc2_map_op *op)
 {
-	int prot = ro ? PROT_READ : PROT_READ | PROT_WRITE;
-	uint32_t *refs = malloc((size_t)k * sizeof(*refs));
-	int ret = NC2_OK;
-	if (refs == NULL) {
-		for (uint32_t j = 0; j < k; j++)
-			ops[which[j]].status = NC2_ERR_NOSPACE;
+	int rw = !(op->flags & NC2_GNT_READONLY);
+	if ((op->flags & ~NC2_GNT_FLAGS_KNOWN) != 0)
+		return NC2_ERR_INVALID_ARG;
+	if (x->peer_gone)
+		return NC2_ERR_PEER_GONE;
+	void *a = xengnttab_map_grant_ref(x->gt, x->peer, op->gref,
+					  rw ? PROT_READ | PROT_WRITE : PROT_READ);
+	if (a == NULL) {
+		int e = errno;
+		return xn_fail(x, "xengnttab_map_grant_ref", e, map_errno(e));
+	}
+	mt_entry *m = mt_add(&x->maps, 0, rw, op->gref, a);
+	if (m == NULL) {
+		xengnttab_unmap(x->gt, a, 1);
 		return NC2_ERR_NOSPACE;
 	}
-	for (uint32_t j = 0; j < k; j++)
-		refs[j] = ops[which[j]].gref;
-	x->st.map_calls++;
-	uint8_t *base = xengnttab_map_domain_grant_refs(x->gt, k, x->peer, refs, prot);
-	if (base != NULL) {
-		uint32_t slot;
-		struct xmap *r = rec_alloc(x, k, &slot);
-		if (r == NULL) {
-			xengnttab_unmap(x->gt, base, k);
-			for (uint32_t j = 0; j < k; j++)
-				ops[which[j]].status = NC2_ERR_NOSPACE;
-			free(refs);
-			return NC2_ERR_NOSPACE;
-		}
-		r->base = base;
-		r->ro = (uint8_t)ro;
-		if (k > 1)
-			rec_index(x, r);
-		for (uint32_t j = 0; j < k; j++) {
-			nc2_map_op *op = &ops[which[j]];
-			op->addr = base + (size_t)j * XN_PAGE;
-			op->handle = mk_handle(r->gen, slot, j);
-			op->status = NC2_OK;
-		}
-		x->st.maps_active += k;
-		x->st.map_pages += k;
-		free(refs);
-		return NC2_OK;
-	}
-	int e = errno;
-	if (k == 1) {
-		ret = xn_fail(x, "xengnttab_map_grant_ref", e, map_errno(e));
-		ops[which[0]].status = ret;
-		free(refs);
-		return ret;
-	}
-	/* Which ones failed? Retry one at a time. */
-	x->st.map_fallbacks++;
-	(void)xn_fail(x, "xengnttab_map_domain_grant_refs", e, 0);
-	for (uint32_t j = 0; j < k; j++) {
-		int rc = map_group(x, ops, &which[j], 1, ro);
-		if (rc != NC2_OK && ret == NC2_OK)
-			ret = rc;
-	}
-	free(refs);
-	return ret;
+	x->st.map_pages++;
+	op->addr = a;
+	op->handle = m->handle;
+	return NC2_OK;
 }
 
 static int xn_map(void *ctx, nc2_map_op *ops, uint32_t n)
 {
 	nc2_xen *x = ctx;
 	int ret = NC2_OK;
-	if (n == 0)
-		return NC2_OK;
-	if (ops == NULL || n > XN_BATCH_MAX * 64u)
+	if (n != 0 && ops == NULL)
 		return NC2_ERR_INVALID_ARG;
-	if (x->peer_gone) {
-		for (uint32_t i = 0; i < n; i++) {
-			ops[i].addr = NULL;
-			ops[i].handle = 0;
-			ops[i].status = NC2_ERR_PEER_GONE;
-		}
-		return NC2_ERR_PEER_GONE;
-	}
-	uint32_t *which = malloc((size_t)n * sizeof(*which));
-	if (which == NULL)
-		return NC2_ERR_NOSPACE;
-	for (int ro = 0; ro <= 1; ro++) {
-		uint32_t k = 0;
-		for (uint32_t i = 0; i < n; i++) {
-			if (ro == 0 && (ops[i].flags & ~NC2_GNT_FLAGS_KNOWN) != 0) {
-				ops[i].addr = NULL;
-				ops[i].handle = 0;
-				ops[i].status = NC2_ERR_INVALID_ARG;
-				continue;
-			}
-			if ((ops[i].flags & ~NC2_GNT_FLAGS_KNOWN) != 0)
-				continue;
-			if (((ops[i].flags & NC2_GNT_READONLY) != 0) == (ro != 0))
-				which[k++] = i;
-		}
-		for (uint32_t s = 0; s < k; s += XN_BATCH_MAX) {
-			uint32_t cnt = k - s < XN_BATCH_MAX ? k - s : XN_BATCH_MAX;
-			(void)map_group(x, ops, which + s, cnt, ro);
-		}
-	}
-	free(which);
 	for (uint32_t i = 0; i < n; i++) {
-		if (ops[i].status != NC2_OK) {
+		int rc = map_one(x, &ops[i]);
+		if (rc != NC2_OK) {
 			ops[i].addr = NULL;
 			ops[i].handle = 0;
-			if (ret == NC2_OK)
-				ret = ops[i].status;
 		}
+		ops[i].status = rc;
+		if (ret == NC2_OK)
+			ret = rc;
 	}
 	return ret;
-}
-
-/* Resolve an unmap op to its record and page. */
-static int unmap_lookup(nc2_xen *x, const nc2_map_op *op, uint32_t *slot, uint32_t *page)
-{
-	uint64_t h = op->handle;
-	uint32_t s = (uint32_t)((h >> XN_PAGE_BITS) & XN_SLOT_MASK);
-	uint32_t pg = (uint32_t)(h & ((1u << XN_PAGE_BITS) - 1u));
-	uint32_t gen = (uint32_t)(h >> 40);
-	if (s == 0 || s > x->nr_maps)
-		return NC2_ERR_INVALID_ARG;
-	struct xmap *r = &x->maps[s - 1];
-	if (!r->used || r->gen != gen || pg >= r->count || r->mapped[pg] != 1 ||
-	    (uint8_t *)op->addr != r->base + (size_t)pg * XN_PAGE)
-		return NC2_ERR_INVALID_ARG;
-	*slot = s - 1;
-	*page = pg;
-	return NC2_OK;
 }
 
 static int xn_unmap(void *ctx, nc2_map_op *ops, uint32_t n)
 {
 	nc2_xen *x = ctx;
 	int ret = NC2_OK;
-	if (n == 0)
-		return NC2_OK;
-	if (ops == NULL)
+	if (n != 0 && ops == NULL)
 		return NC2_ERR_INVALID_ARG;
-	/* Pass 1: validate and mark (a duplicate in the batch is refused). */
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t slot, pg;
-		ops[i].status = unmap_lookup(x, &ops[i], &slot, &pg);
-		if (ops[i].status == NC2_OK)
-			x->maps[slot].mapped[pg] = 2;
-	}
-	/* Pass 2: whole records in one call, the rest page by page. */
-	for (uint32_t i = 0; i < n; i++) {
-		if (ops[i].status != NC2_OK)
-			continue;
-		uint32_t slot = (uint32_t)((ops[i].handle >> XN_PAGE_BITS) & XN_SLOT_MASK) - 1u;
-		uint32_t pg = (uint32_t)(ops[i].handle & ((1u << XN_PAGE_BITS) - 1u));
-		struct xmap *r = &x->maps[slot];
-		if (!r->used || r->mapped[pg] != 2)
-			continue; /* done with its record already */
-		uint32_t pending = 0;
-		for (uint32_t j = 0; j < r->count; j++)
-			pending += r->mapped[j] == 2;
-		if (!r->partial && pending == r->count) {
-			if (xengnttab_unmap(x->gt, r->base, r->count) != 0) {
-				int rc = xn_fail(x, "xengnttab_unmap", errno, NC2_ERR_TRANSPORT);
-				for (uint32_t j = 0; j < r->count; j++)
-					r->mapped[j] = 1;
-				for (uint32_t j = i; j < n; j++)
-					if (ops[j].status == NC2_OK &&
-					    ((ops[j].handle >> XN_PAGE_BITS) & XN_SLOT_MASK) ==
-						slot + 1u)
-						ops[j].status = rc;
-				continue;
-			}
-			x->st.maps_active -= r->count;
-			x->st.unmap_pages += r->count;
-			rec_free(x, slot);
-			continue;
-		}
-		for (uint32_t j = 0; j < r->count; j++) {
-			if (r->mapped[j] != 2)
-				continue;
-			if (munmap(r->base + (size_t)j * XN_PAGE, XN_PAGE) != 0) {
-				int rc =
-				    xn_fail(x, "munmap (grant mapping)", errno, NC2_ERR_TRANSPORT);
-				r->mapped[j] = 1;
-				for (uint32_t q = i; q < n; q++)
-					if (ops[q].status == NC2_OK &&
-					    ops[q].addr == r->base + (size_t)j * XN_PAGE)
-						ops[q].status = rc;
-				continue;
-			}
-			r->mapped[j] = 0;
-			r->partial = 1;
-			r->live--;
-			x->st.maps_active--;
+		mt_entry *m = mt_find(&x->maps, ops[i].handle, ops[i].addr);
+		int rc = NC2_ERR_INVALID_ARG; /* unknown, stale or repeated */
+		if (m != NULL && xengnttab_unmap(x->gt, m->addr, 1) != 0) {
+			rc = xn_fail(x, "xengnttab_unmap", errno, NC2_ERR_TRANSPORT);
+		} else if (m != NULL) {
+			mt_remove(&x->maps, m);
 			x->st.unmap_pages++;
+			rc = NC2_OK;
 		}
-		if (r->live == 0) {
-			rec_release_slot(x, r);
-			rec_free(x, slot);
-		}
+		ops[i].status = rc;
+		if (ret == NC2_OK)
+			ret = rc;
 	}
-	for (uint32_t i = 0; i < n; i++)
-		if (ops[i].status != NC2_OK && ret == NC2_OK)
-			ret = ops[i].status;
 	return ret;
 }
 
@@ -1072,7 +819,7 @@ int nc2_xen_open(const nc2_xen_config *cfg, nc2_xen **out, nc2_transport *t)
 		return NC2_ERR_NOSPACE;
 	x->peer = cfg->peer_domid;
 	x->flags = cfg->flags;
-	x->map_free = XN_NO_SLOT;
+	mt_init(&x->maps);
 	x->log.vtable.vmessage = xn_log_vmessage;
 	x->log.vtable.progress = xn_log_progress;
 	x->log.vtable.destroy = xn_log_destroy;
@@ -1125,10 +872,10 @@ void nc2_xen_close(nc2_xen *x)
 		return;
 	if (x->role != 0)
 		(void)nc2_xen_disconnect(x);
-	for (uint32_t s = 0; s < x->nr_maps; s++)
-		if (x->maps[s].used)
-			(void)rec_unmap_all(x, s);
-	free(x->maps);
+	for (uint32_t i = 0; i < x->maps.nr; i++)
+		if (x->maps.e[i].used)
+			(void)xengnttab_unmap(x->gt, x->maps.e[i].addr, 1);
+	mt_fini(&x->maps);
 	/* The region: the kernel ends each grant when the peer no longer
 	 * maps it (gnttab_end_foreign_access defers otherwise). */
 	if (x->region != NULL)
@@ -1453,5 +1200,6 @@ void nc2_xen_get_stats(const nc2_xen *x, nc2_xen_stats *s)
 		return;
 	}
 	*s = x->st;
+	s->maps_active = x->maps.active;
 	s->region_pages = x->npages;
 }
