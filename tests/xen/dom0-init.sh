@@ -22,6 +22,10 @@ result() {
 STEPS=" $(cat /etc/nc2-steps) "
 N=$(cat /etc/nc2-packets)
 has() { case "$STEPS" in *" $1 "*) return 0 ;; esac; return 1; }
+# Busybox applets in this VM crash now and then (NULL TLS pointer or heap
+# list, always the same two addresses, whether or not libnc2 runs), so
+# verdicts are decided with shell builtins, not `echo | grep`.
+contains() { case "$1" in *"$2"*) return 0 ;; esac; return 1; }
 # waitfor FILE PATTERN SECONDS
 waitfor() {
 	i=0
@@ -43,10 +47,13 @@ mount -t xenfs xenfs /proc/xen
 # ---- 1. conformance suite, two dom0 processes, domid 0 as the peer ----------
 if has conf; then
 	t=$(up)
-	nc2-xen-conf 2>&1 | tee /tmp/conf.log
+	nc2-xen-conf >/tmp/conf.log 2>&1
 	rc=$?
-	sum=$(grep '^conformance-xen: [0-9]' /tmp/conf.log | tail -n 1)
-	if [ $rc = 0 ] && echo "$sum" | grep -q ' 0 failed'; then
+	cat /tmp/conf.log
+	for try in 1 2 3; do
+		sum=$(grep '^conformance-xen: [0-9]' /tmp/conf.log | tail -n 1) && break
+	done
+	if [ $rc = 0 ] && contains "$sum" ' 0 failed'; then
 		result conf PASS "${sum#conformance-xen: } ($(grep 'grant mode' /tmp/conf.log | sed 's/.*grant mode //'); ${t}s..$(up)s uptime)"
 	else
 		result conf FAIL "rc=$rc ${sum:-no summary}"
@@ -112,8 +119,7 @@ EOC
 			return
 		fi
 		waitcount /tmp/back.log "domid $3: CLOSED" $4 10
-		# fixed-string greps, retried: dom0 is busy here (busybox awk once
-		# returned a line that did not contain its pattern)
+		# fixed-string greps, retried (see contains above)
 		for try in 1 2 3; do
 			fr=$(grep -F "FRONT: RESULT" $log | grep -F "session $4:" | tail -n 1)
 			br=$(grep -F "domid $3: CLOSED" /tmp/back.log | sed -n "$4p")
@@ -121,7 +127,7 @@ EOC
 			say "verdict $1: try $try: frontend line '$fr', backend line '$br'; $(free | awk 'NR == 2 { print "free " $4 " KiB" }')"
 			sleep 1
 		done
-		if echo "$fr" | grep -q 'RESULT PASS' && echo "$br" | grep -q 'CLOSED CLEAN'; then
+		if contains "$fr" 'RESULT PASS' && contains "$br" 'CLOSED CLEAN'; then
 			result $1 PASS "domain $3: frontend: ${fr#*: }; backend: ${br#*CLOSED CLEAN: } (by $(up)s uptime)"
 		else
 			result $1 FAIL "domain $3: frontend: ${fr:-none}; backend: ${br:-none}"
@@ -164,8 +170,10 @@ EOC
 			xl destroy nc2fe1
 			say "xl destroy nc2fe1 (domain $id) mid-transfer returned"
 			waitfor /tmp/back.log "domid $id: PEER GONE" 10
-			br=$(grep -F "domid $id: PEER GONE" /tmp/back.log | tail -n 1)
-			if echo "$br" | grep -q 'RELEASED' && gone $id; then
+			for try in 1 2 3; do
+				br=$(grep -F "domid $id: PEER GONE" /tmp/back.log | tail -n 1) && break
+			done
+			if contains "$br" 'RELEASED' && gone $id; then
 				result destroy PASS "domain $id destroyed at ${td}s mid-transfer; backend: ${br#*: PEER GONE }; the domain left the hypervisor (no zombie) by $(up)s"
 			else
 				result destroy FAIL "domain $id: backend: ${br:-no PEER GONE report}; $(xl list | tr '\n' ' ')"
@@ -184,6 +192,8 @@ EOC
 	say "backend log: $(grep -c . /tmp/back.log) lines; xl list: $(xl list | awk 'NR > 1 {print $1}' | tr '\n' ' ')"
 fi
 
+# Crashed processes (the kernel logs them below the console level of "quiet").
+dmesg | grep -E "segfault|general protection|traps:|Bad page|BUG|WARNING|implicitly unmap" | sed 's/^/NC2: dom0 kernel: /'
 say "done"
 echo "NC2: done"
 grep -q nc2shell /proc/cmdline && setsid cttyhack sh

@@ -20,4 +20,5 @@ done
 insmod /lib/modules/xen-privcmd.ko unrestricted=1 || echo "DOMU: insmod xen-privcmd failed"
 MALLOC_CHECK_=3 /bin/nc2-xen-front
 echo "DOMU: frontend exited with $? at uptime $(up)s"
+dmesg | grep -E "segfault|general protection|traps:|Bad page|BUG|WARNING|implicitly unmap" | sed 's/^/DOMU: kernel: /'
 poweroff -f

@@ -44,6 +44,7 @@ struct sess {
 	nc2_transport t;
 	nc2_channel *ch;
 	void *chmem;
+	const uint8_t *ctrl; /* the mapped ring control page, for reports */
 	uint32_t want;
 	uint32_t sent, got, bad, retries;
 	uint64_t bytes_tx, bytes_rx, notifies;
@@ -113,6 +114,9 @@ static void sess_end(struct sess *s, nc2_xen_xs *xs, int gone, const char *why)
 		nc2_xen_set_peer_gone(s->x);
 	int cst = nc2_channel_state(s->ch), cerr = nc2_channel_error(s->ch);
 	print_counters(s);
+	char w[240];
+	tr_ring_words(w, sizeof(w), s->ctrl);
+	say(s, "ring words at the end: %s", w);
 	int frc = nc2_channel_fini(s->ch); /* unmaps the grant cache */
 	nc2_xen_stats before;
 	nc2_xen_get_stats(s->x, &before);
@@ -170,6 +174,10 @@ static int sess_connect(struct sess *s, nc2_xen_xs *xs)
 		s->x = NULL;
 		return rc;
 	}
+	s->ctrl = view.ctrl;
+	char w[240];
+	tr_ring_words(w, sizeof(w), view.ctrl);
+	say(s, "ring mapped; its words: %s", w);
 	nc2_channel_config cfg;
 	nc2_channel_config_default(&cfg, NC2_ROLE_BACKEND);
 	cfg.max_ring_order = conn.order;

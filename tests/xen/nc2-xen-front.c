@@ -247,7 +247,10 @@ static int session(nc2_xen_xs *xs, uint32_t handle, uint32_t want, uint32_t orde
 		/* receive */
 		rc = nc2_channel_poll(ch, rx, BURST);
 		if (rc < 0) {
-			say("poll: %s (channel %d)", nc2_strerror(rc), nc2_channel_state(ch));
+			char w[240];
+			tr_ring_words(w, sizeof(w), view.ctrl);
+			say("poll: %s (channel %d); ring words: %s", nc2_strerror(rc),
+			    nc2_channel_state(ch), w);
 			why = "channel failed";
 			break;
 		}

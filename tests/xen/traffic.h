@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <nc2/ring.h>
+
 static const uint8_t tr_fe_mac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0x01};
 static const uint8_t tr_be_mac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0x02};
 
@@ -93,6 +95,22 @@ static inline void tr_describe(char *out, size_t cap, const uint8_t *p, uint32_t
 		 "expected seq %u len %u, got len %u seq field %u; first bad octet %ld "
 		 "(got 0x%02x want 0x%02x), %ld bad in a row",
 		 want, tr_len(want), len, seq, at, got, exp, run);
+}
+
+/* The index words of both rings as they are in shared memory now (ring.h
+ * offsets; little-endian on the wire, x86 here), for a failure report. */
+static inline void tr_ring_words(char *out, size_t cap, const uint8_t *ctrl)
+{
+	uint32_t w[8];
+	static const uint32_t off[4] = {NC2_RING_OFF_PROD, NC2_RING_OFF_CONS_EVENT,
+					NC2_RING_OFF_CONS, NC2_RING_OFF_PROD_EVENT};
+	for (int r = 0; r < 2; r++)
+		for (int i = 0; i < 4; i++)
+			memcpy(&w[r * 4 + i], ctrl + r * NC2_RING_CTRL_STRIDE + off[i], 4);
+	snprintf(out, cap,
+		 "fe->be prod %u cons_event %u cons %u prod_event %u; "
+		 "be->fe prod %u cons_event %u cons %u prod_event %u",
+		 w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]);
 }
 
 #endif /* NC2_XEN_TRAFFIC_H */
