@@ -152,9 +152,9 @@ static int session(nc2_xen_xs *xs, uint32_t handle, uint32_t want, uint32_t orde
 	nc2_xen_config xc;
 	nc2_xen_config_default(&xc, dev.be_domid);
 	xc.grant_pages = gm_pages + TX_SLOTS * SLOT_PAGES;
-	/* Direct grant-table mode is opt-in in the domU for now: see the
-	 * note in tests/xen/README.md (nc2direct=1 on the domU command line). */
-	if (!cmdline_has("nc2direct=1"))
+	/* Direct grant-table mode (real revokes) unless nc2direct=0 is on the
+	 * domU command line (bookkeeping mode: tests/xen/README.md). */
+	if (cmdline_has("nc2direct=0"))
 		xc.flags |= NC2_XEN_F_NO_DIRECT;
 	if ((rc = nc2_xen_open(&xc, &x, &t)) != NC2_OK) {
 		say("nc2_xen_open: %s: %s", nc2_strerror(rc), nc2_xen_open_error());
