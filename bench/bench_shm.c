@@ -63,6 +63,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -1195,7 +1196,11 @@ static int mode_smoke(struct opts *o)
 	int rc = probe_skip();
 	if (rc)
 		return rc;
-	char dir[] = "/tmp/nc2-bench-shm-XXXXXX";
+	/* A private directory for the sockets, under $TMPDIR (mkdtemp() turns
+	 * the XXXXXX into a unique name). */
+	char dir[PATH_MAX];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%s/nc2-bench-shm-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (o->run_dir == NULL) {
 		if (mkdtemp(dir) == NULL) {
 			printf("SKIP: mkdtemp: %s\n", strerror(errno));

@@ -1522,6 +1522,7 @@ static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet
 			small_entry_put(ch->batch + ch->batch_size, &e);
 			ch->batch_size += esz;
 			ch->batch_count++;
+			/* Only size and count change as the message grows. */
 			nc2_put_le16(ch->batch + NC2_HDR_OFF_SIZE, (uint16_t)ch->batch_size);
 			nc2_put_le16(ch->batch + NC2_SMALLS_OFF_COUNT, (uint16_t)ch->batch_count);
 			ch->st.tx_small++;
@@ -1531,11 +1532,7 @@ static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet
 		int rc = nc2_ring_reserve(&ch->tx, size, &slot);
 		if (rc < 0)
 			return rc;
-		slot[NC2_HDR_OFF_TYPE] = NC2_MSG_SMALL_PACKETS;
-		slot[NC2_HDR_OFF_FLAGS] = 0;
-		nc2_put_le16(slot + NC2_HDR_OFF_SIZE, (uint16_t)size);
-		nc2_put_le16(slot + NC2_SMALLS_OFF_COUNT, 1);
-		nc2_put_le16(slot + NC2_SMALLS_OFF_RSVD, 0);
+		smalls_hdr_put(slot, size, 1);
 		small_entry_put(slot + NC2_SMALLS_OFF_ENTRIES, &e);
 		nc2_ring_commit(&ch->tx);
 		ch->batch = slot;

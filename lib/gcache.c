@@ -470,12 +470,8 @@ static inline void page_copy(void *page, uint32_t off, void *local, uint32_t len
 /* nc2_gcache_copy() through get and put: a miss, or an entry that is
  * pinned, pending or read-only for a write. Out of line, so that the
  * common case (an idle hit) needs fewer registers saved. */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noinline))
-#endif
-static int
-copy_pinned(nc2_gcache *c, uint32_t gref, uint32_t flags, uint32_t off, void *local, uint32_t len,
-	    int to_page)
+NC2_SLOWPATH static int copy_pinned(nc2_gcache *c, uint32_t gref, uint32_t flags, uint32_t off,
+				    void *local, uint32_t len, int to_page)
 {
 	void *page;
 	int rc = nc2_gcache_get(c, gref, flags, &page);

@@ -32,6 +32,17 @@ static inline int offload_none(const struct nc2_msg_packet *p)
 		p->csum_offset) == 0;
 }
 
+/* The header of a SMALL_PACKETS message of \p size octets and \p count
+ * entries, written by the encoder and by the channel when it opens a batch. */
+static inline void smalls_hdr_put(uint8_t *m, uint32_t size, uint32_t count)
+{
+	m[NC2_HDR_OFF_TYPE] = NC2_MSG_SMALL_PACKETS;
+	m[NC2_HDR_OFF_FLAGS] = 0;
+	nc2_put_le16(m + NC2_HDR_OFF_SIZE, (uint16_t)size);
+	nc2_put_le16(m + NC2_SMALLS_OFF_COUNT, (uint16_t)count);
+	nc2_put_le16(m + NC2_SMALLS_OFF_RSVD, 0);
+}
+
 /* Write one SMALL_PACKETS entry at e: header, data, zero pad. \return its
  * size. The codec's encoder and the channel's in-place batching share it. */
 static inline uint32_t small_entry_put(uint8_t *e, const nc2_small *s)

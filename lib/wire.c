@@ -529,9 +529,7 @@ int nc2_smalls_encode(uint8_t *buf, size_t cap, const nc2_small *e, uint32_t n)
 	}
 	if (cap < size)
 		return NC2_ERR_NOSPACE;
-	put_hdr(buf, NC2_MSG_SMALL_PACKETS, size);
-	nc2_put_le16(buf + NC2_SMALLS_OFF_COUNT, (uint16_t)n);
-	nc2_put_le16(buf + NC2_SMALLS_OFF_RSVD, 0);
+	smalls_hdr_put(buf, size, n);
 	uint8_t *at = buf + NC2_SMALLS_OFF_ENTRIES;
 	for (uint32_t i = 0; i < n; i++)
 		at += small_entry_put(at, &e[i]);
