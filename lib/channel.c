@@ -66,6 +66,7 @@ struct posted { /* backend: one buffer the frontend posted */
 
 struct be_queue {
 	uint32_t head, tail, count;
+	uint32_t peak; /* most buffers held: "running low" is relative to it */
 	uint32_t buf_size;
 	uint16_t vlan;
 	uint8_t mac[6];
@@ -315,7 +316,7 @@ void nc2_channel_config_default(nc2_channel_config *cfg, uint32_t role)
 	cfg->features = NC2_FEATURE_CSUM | NC2_FEATURE_TSO4 | NC2_FEATURE_TSO6 |
 			NC2_FEATURE_STICKY | NC2_FEATURE_MCAST | NC2_FEATURE_DEFERRED_COPY |
 			NC2_FEATURE_FINISH_BATCH | NC2_FEATURE_SMALL_BATCH |
-			(role == NC2_ROLE_BACKEND ? 0u : NC2_FEATURE_LRO);
+			NC2_FEATURE_LAZY_POSTS | (role == NC2_ROLE_BACKEND ? 0u : NC2_FEATURE_LRO);
 	cfg->offloads = NC2_OFFLOAD_CSUM;
 	cfg->max_frags = 18;
 	cfg->max_packets = 256;
@@ -734,7 +735,11 @@ static int post_buffers(nc2_channel *ch)
 			rc = nc2_post_encode(slot, size, (uint8_t)q, pb, k);
 			if (rc < 0)
 				return rc;
-			nc2_ring_commit(&ch->tx);
+			/* The backend says when it runs low (PROTOCOL.md 7.2). */
+			if (ch->features & NC2_FEATURE_LAZY_POSTS)
+				nc2_ring_commit_lazy(&ch->tx);
+			else
+				nc2_ring_commit(&ch->tx);
 			ch->st.msgs_sent++;
 			ch->st.buffers_posted += k;
 			ch->st.rx_buffers_posted += k;
@@ -1183,6 +1188,8 @@ static int on_post(nc2_channel *ch, const nc2_msg *m)
 		q->count++;
 		ch->posted_count++;
 	}
+	if (q->count > q->peak)
+		q->peak = q->count;
 	ch->st.buffers_posted += p->count;
 	return NC2_OK;
 }
@@ -1199,7 +1206,7 @@ static void reclaim_queue(nc2_channel *ch, uint32_t qi)
 		ch->ret_tail = q->tail;
 	}
 	q->head = q->tail = NONE;
-	q->count = 0;
+	q->count = q->peak = 0;
 }
 
 static int on_reclaim(nc2_channel *ch, uint32_t v)
@@ -1910,6 +1917,18 @@ int nc2_channel_flush(nc2_channel *ch)
 	return 0;
 }
 
+/* Backend: some queue is down to a quarter of the most it held (or never
+ * had any), so buffer posts should wake us (PROTOCOL.md 7.2). */
+static int posts_wanted(const nc2_channel *ch)
+{
+	for (uint32_t q = 0; q < ch->nr_rxq; q++) {
+		const struct be_queue *bq = &ch->bq[q];
+		if (bq->exists && bq->count <= bq->peak / 4u)
+			return 1;
+	}
+	return 0;
+}
+
 int nc2_channel_prepare_wait(nc2_channel *ch)
 {
 	if (ch == NULL)
@@ -1918,6 +1937,8 @@ int nc2_channel_prepare_wait(nc2_channel *ch)
 		return ch->err;
 	if (ch->stash_len)
 		return 1;
+	if (!is_fe(ch) && (ch->features & NC2_FEATURE_LAZY_POSTS))
+		nc2_ring_wake_lazy(&ch->rx, posts_wanted(ch));
 	int rc = nc2_ring_final_check(&ch->rx);
 	return rc < 0 ? fail(ch, rc) : rc;
 }

@@ -14,8 +14,9 @@
  *   C2 finish: store-release cons         <-> P2 reserve/space: load-acquire cons
  *      (our copies out of the ring finish before the producer reuses them)
  *   P3 push: full fence between storing prod and reading prod_event
- *                                         <-> C3 final_check: full fence between
- *                                                storing prod_event and re-reading prod
+ *      (and wake_lazy)                    <-> C3 final_check: full fence between
+ *                                                storing prod_event (and, before it,
+ *                                                wake_lazy) and re-reading prod
  *   C4 finish: full fence between storing cons and reading cons_event
  *                                         <-> P4 reserve: full fence between storing
  *                                                cons_event and re-reading cons
@@ -138,6 +139,7 @@ int nc2_ring_prod_init(nc2_ring_prod *r, uint8_t *ctrl, uint8_t *payload, uint32
 	}
 	r->prod_pvt = prod;
 	r->prod_pub = prod;
+	r->ev_base = prod;
 	r->cons = cons;
 	return NC2_OK;
 }
@@ -206,8 +208,12 @@ NC2_SLOWPATH static int reserve_slow(nc2_ring_prod *r, uint32_t size, uint8_t **
 			rc = prod_refresh_cons(r);
 			if (rc != NC2_OK)
 				return rc;
-			if (r->cons == seen)
+			if (r->cons == seen) {
+				/* We wait for the consumer, so it must be woken for
+				 * whatever we publish, lazy or not. */
+				r->eager = 1;
 				return NC2_ERR_AGAIN;
+			}
 		}
 	}
 
@@ -250,12 +256,23 @@ int nc2_ring_reserve(nc2_ring_prod *r, uint32_t size, uint8_t **slot)
 	return reserve_slow(r, size, slot, pos, tail);
 }
 
-void nc2_ring_commit(nc2_ring_prod *r)
+static inline void commit(nc2_ring_prod *r, uint32_t eager)
 {
 	if (r->err != 0)
 		return;
 	r->prod_pvt += r->reserved;
 	r->reserved = 0;
+	r->eager |= eager;
+}
+
+void nc2_ring_commit(nc2_ring_prod *r)
+{
+	commit(r, 1);
+}
+
+void nc2_ring_commit_lazy(nc2_ring_prod *r)
+{
+	commit(r, 0);
 }
 
 int nc2_ring_extend(nc2_ring_prod *r, const uint8_t *msg, uint32_t size, uint32_t more)
@@ -300,19 +317,31 @@ int nc2_ring_push(nc2_ring_prod *r)
 {
 	if (r->err != 0)
 		return r->err;
-	uint32_t old_idx = r->prod_pub;
 	uint32_t new_idx = r->prod_pvt;
-	if (new_idx == old_idx)
-		return 0;
-	/* P1: message octets before prod; pairs with C1 (load-acquire of prod
-	 * in cons_refresh_prod). */
-	ctrl_store_release(r->ctrl, NC2_RING_OFF_PROD, new_idx);
-	r->prod_pub = new_idx;
-	/* P3: prod store before the prod_event load; pairs with C3 (fence
-	 * between storing prod_event and re-reading prod in final_check). */
+	if (new_idx != r->prod_pub) {
+		/* P1: message octets before prod; pairs with C1 (load-acquire
+		 * of prod in cons_refresh_prod). */
+		ctrl_store_release(r->ctrl, NC2_RING_OFF_PROD, new_idx);
+		r->prod_pub = new_idx;
+	} else if (!r->eager || r->ev_base == new_idx) {
+		return 0; /* nothing new, or nothing that must wake the consumer */
+	}
+	/* P3: prod store before the prod_event and wake_lazy loads; pairs with
+	 * C3 (fence between storing them and re-reading prod in final_check). */
 	nc2_fence_full();
 	uint32_t event = ctrl_load_once(r->ctrl, NC2_RING_OFF_PROD_EVENT);
-	return need_event(new_idx, event, old_idx);
+	/* Only lazy messages since the last test: skip it unless the consumer
+	 * asked for them or half a ring went by (which bounds what a sleeping
+	 * consumer leaves unread and keeps new - ev_base from wrapping). A
+	 * producer short of space set eager (reserve_slow). */
+	if (!r->eager && (uint32_t)(new_idx - r->ev_base) <= r->size / 2u &&
+	    ctrl_load_once(r->ctrl, NC2_RING_OFF_WAKE_LAZY) == 0)
+		return 0;
+	/* The test covers every octet published since the last one. */
+	uint32_t base = r->ev_base;
+	r->ev_base = new_idx;
+	r->eager = 0;
+	return need_event(new_idx, event, base);
 }
 
 /* ---- consumer ------------------------------------------------------------ */
@@ -347,6 +376,7 @@ int nc2_ring_cons_init(nc2_ring_cons *r, uint8_t *ctrl, const uint8_t *payload, 
 	 * notify when prod crosses 0). Any pending messages were seen above or
 	 * are found by nc2_ring_next / nc2_ring_final_check. */
 	ctrl_store_once(ctrl, NC2_RING_OFF_PROD_EVENT, cons + 1u);
+	ctrl_store_once(ctrl, NC2_RING_OFF_WAKE_LAZY, 0);
 	return NC2_OK;
 }
 
@@ -510,6 +540,16 @@ int nc2_ring_final_check(nc2_ring_cons *r)
 	if (rc != NC2_OK)
 		return rc;
 	return r->prod != r->cons_pvt;
+}
+
+void nc2_ring_wake_lazy(nc2_ring_cons *r, int on)
+{
+	uint32_t v = on ? 1u : 0u;
+	if (r->err != 0 || v == r->wake_lazy)
+		return;
+	r->wake_lazy = v;
+	/* Ordered before the re-read of prod by C3 in nc2_ring_final_check. */
+	ctrl_store_once(r->ctrl, NC2_RING_OFF_WAKE_LAZY, v);
 }
 
 int nc2_ring_pending(nc2_ring_cons *r)

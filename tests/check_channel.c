@@ -133,8 +133,8 @@ START_TEST(test_handshake_default)
 
 	const uint32_t feat = NC2_FEATURE_CSUM | NC2_FEATURE_TSO4 | NC2_FEATURE_TSO6 |
 			      NC2_FEATURE_STICKY | NC2_FEATURE_MCAST | NC2_FEATURE_DEFERRED_COPY |
-			      NC2_FEATURE_FINISH_BATCH |
-			      NC2_FEATURE_SMALL_BATCH; /* LRO: frontend only */
+			      NC2_FEATURE_FINISH_BATCH | NC2_FEATURE_SMALL_BATCH |
+			      NC2_FEATURE_LAZY_POSTS; /* LRO: frontend only */
 	nc2_limits frx, ftx, brx, btx;
 	nc2_channel_limits(ch_fe(p), &frx, &ftx);
 	nc2_channel_limits(ch_be(p), &brx, &btx);
@@ -1936,6 +1936,57 @@ START_TEST(test_notify_space)
 }
 END_TEST
 
+/* Buffer posts are lazy (PROTOCOL.md 7.2): they wake a sleeping backend only
+ * once it runs low; without the feature, like any message. */
+START_TEST(test_notify_posts)
+{
+	for (int lazy = 0; lazy < 2; lazy++) {
+		nc2_channel_config f, b;
+		cfg_fe(&f);
+		cfg_be(&b);
+		f.rxq[0].nr_bufs = 16;
+		if (!lazy)
+			f.features &= ~NC2_FEATURE_LAZY_POSTS;
+		ch_pair *p = ch_pair_new(&f, &b, 15, 16, 1);
+		ch_connect(p);
+		uint32_t seq = 0;
+		/* The backend sleeps with 15 of 16 buffers after this packet. */
+		ck_assert_int_eq(ch_send(p, CH_BE, &(ch_tx){.len = 1000, .seq = seq++}), NC2_OK);
+		ck_assert_int_ge(raw_flush(p, CH_BE), 0);
+		ck_assert_int_eq(nc2_channel_prepare_wait(ch_be(p)), 0);
+		/* The frontend takes it and posts the buffer again. */
+		nc2_channel_stats st0 = ch_stats(p, CH_FE);
+		ck_assert_int_eq(ch_poll_side(p, CH_FE), 1);
+		ck_assert_int_eq(raw_flush(p, CH_FE), lazy ? 0 : 1);
+		nc2_channel_stats st1 = ch_stats(p, CH_FE);
+		ck_assert_uint_eq(st1.buffers_posted - st0.buffers_posted, 1);
+		/* Still asleep: its prepare_wait sees the post. */
+		ck_assert_int_eq(nc2_channel_prepare_wait(ch_be(p)), 1);
+		ck_assert_int_eq(ch_poll_side(p, CH_BE), 0);
+		ck_assert_int_ge(raw_flush(p, CH_BE), 0);
+		/* 12 packets leave 4 of 16, a quarter: posts wake it now. */
+		for (int i = 0; i < 12; i++)
+			ck_assert_int_eq(ch_send(p, CH_BE, &(ch_tx){.len = 1000, .seq = seq++}),
+					 NC2_OK);
+		ck_assert_int_ge(raw_flush(p, CH_BE), 0);
+		ck_assert_int_eq(nc2_channel_prepare_wait(ch_be(p)), 0);
+		ck_assert_int_eq(ch_poll_side(p, CH_FE), 12);
+		ck_assert_int_eq(raw_flush(p, CH_FE), 1);
+		ck_assert_int_eq(ch_poll_side(p, CH_BE), 0);
+		ck_assert_int_ge(raw_flush(p, CH_BE), 0);
+		/* Back above a quarter: lazy again. */
+		ck_assert_int_eq(ch_send(p, CH_BE, &(ch_tx){.len = 1000, .seq = seq++}), NC2_OK);
+		ck_assert_int_ge(raw_flush(p, CH_BE), 0);
+		ck_assert_int_eq(nc2_channel_prepare_wait(ch_be(p)), 0);
+		ck_assert_int_eq(ch_poll_side(p, CH_FE), 1);
+		ck_assert_int_eq(raw_flush(p, CH_FE), lazy ? 0 : 1);
+		ch_pump_ok(p);
+		ck_assert_uint_eq(ch_stats(p, CH_BE).drop_no_buffer, 0);
+		ch_finish(p);
+	}
+}
+END_TEST
+
 /* ======================================================================== */
 /* 9. Teardown                                                              */
 /* ======================================================================== */
@@ -2291,6 +2342,7 @@ static Suite *channel_suite(void)
 	tc = tcase_create("notify");
 	tcase_add_test(tc, test_notify);
 	tcase_add_test(tc, test_notify_space);
+	tcase_add_test(tc, test_notify_posts);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("teardown");

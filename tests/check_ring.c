@@ -588,6 +588,104 @@ START_TEST(test_event_push)
 }
 END_TEST
 
+static int produce_lazy(struct rig *g, uint32_t size, uint32_t seq)
+{
+	uint8_t *slot = NULL;
+	int rc = nc2_ring_reserve(&g->p, size, &slot);
+	if (rc != NC2_OK)
+		return rc;
+	make_msg(slot, size, seq);
+	nc2_ring_commit_lazy(&g->p);
+	return NC2_OK;
+}
+
+static void drain(struct rig *g)
+{
+	uint8_t buf[NC2_MSG_MAX_SIZE];
+	while (nc2_ring_next(&g->c, buf, sizeof(buf)) > 0)
+		;
+	nc2_ring_finish(&g->c);
+}
+
+/* Eager messages, pushed and consumed, until prod is at ring offset \p off. */
+static void advance_to(struct rig *g, uint32_t off, uint32_t *seq)
+{
+	uint32_t gap;
+	while ((gap = (off - g->p.prod_pvt) & g->mask) != 0) {
+		uint32_t tail = g->size - (g->p.prod_pvt & g->mask);
+		uint32_t n = gap < tail ? gap : tail; /* never a PAD */
+		ck_assert_int_eq(produce(g, n > 64 ? 64 : n, (*seq)++), NC2_OK);
+		nc2_ring_push(&g->p);
+		drain(g);
+	}
+}
+
+/* Lazy messages (PROTOCOL.md 2.7): no event unless wake_lazy is set, half a
+ * ring went by or the producer waits for space; the next test covers the
+ * octets skipped. */
+START_TEST(test_event_lazy)
+{
+	static const uint32_t bases[] = {0, 0xffffff80u};
+	for (size_t b = 0; b < 2; b++) {
+		struct rig g;
+		rig_open(&g, 8, bases[b]); /* 256 octets, max_msg 128 */
+		uint32_t base = bases[b], seq = 0;
+		ck_assert_uint_eq(get_idx(&g, NC2_RING_OFF_WAKE_LAZY), 0);
+		/* The consumer sleeps (prod_event = cons + 1); lazy: no event. */
+		ck_assert_int_eq(nc2_ring_final_check(&g.c), 0);
+		ck_assert_int_eq(produce_lazy(&g, 16, seq++), NC2_OK);
+		ck_assert_int_eq(nc2_ring_push(&g.p), 0);
+		ck_assert_int_eq(produce_lazy(&g, 24, seq++), NC2_OK);
+		ck_assert_int_eq(nc2_ring_push(&g.p), 0);
+		ck_assert_uint_eq(get_idx(&g, NC2_RING_OFF_PROD), base + 40);
+		/* An eager message: the test covers the skipped octets too (the
+		 * event, base + 1, lies before this message). */
+		ck_assert_int_eq(produce(&g, 8, seq++), NC2_OK);
+		ck_assert_int_eq(nc2_ring_push(&g.p), 1);
+		ck_assert_int_eq(nc2_ring_push(&g.p), 0);
+		drain(&g);
+
+		/* wake_lazy: lazy messages wake the consumer. */
+		nc2_ring_wake_lazy(&g.c, 1);
+		ck_assert_uint_eq(get_idx(&g, NC2_RING_OFF_WAKE_LAZY), 1);
+		ck_assert_int_eq(nc2_ring_final_check(&g.c), 0);
+		ck_assert_int_eq(produce_lazy(&g, 8, seq++), NC2_OK);
+		ck_assert_int_eq(nc2_ring_push(&g.p), 1);
+		drain(&g);
+		nc2_ring_wake_lazy(&g.c, 0);
+		ck_assert_uint_eq(get_idx(&g, NC2_RING_OFF_WAKE_LAZY), 0);
+
+		/* Half a ring of lazy octets since the last test: tested. */
+		advance_to(&g, 0, &seq);
+		ck_assert_int_eq(nc2_ring_final_check(&g.c), 0);
+		for (int i = 0; i < 4; i++) {
+			ck_assert_int_eq(produce_lazy(&g, 32, seq++), NC2_OK);
+			ck_assert_int_eq(nc2_ring_push(&g.p), 0);
+		}
+		ck_assert_int_eq(produce_lazy(&g, 8, seq++), NC2_OK); /* 136 > 128 */
+		ck_assert_int_eq(nc2_ring_push(&g.p), 1);
+		drain(&g);
+
+		/* A producer short of space needs the consumer: after AGAIN the
+		 * push tests the event even with nothing new. Put prod at
+		 * offset 120 (tail 136), publish 16 lazy octets (tail 120), then
+		 * ask for 128: with the PAD it needs 248 of the 240 free. */
+		advance_to(&g, 120, &seq);
+		ck_assert_int_eq(nc2_ring_final_check(&g.c), 0);
+		ck_assert_int_eq(produce_lazy(&g, 16, seq++), NC2_OK);
+		ck_assert_int_eq(nc2_ring_push(&g.p), 0);
+		uint8_t *slot;
+		ck_assert_int_eq(nc2_ring_reserve(&g.p, 128, &slot), NC2_ERR_AGAIN);
+		ck_assert_int_eq(nc2_ring_push(&g.p), 1);
+		ck_assert_int_eq(nc2_ring_push(&g.p), 0);
+		drain(&g);
+		ck_assert_int_eq(g.p.err, 0);
+		ck_assert_int_eq(g.c.err, 0);
+		rig_close(&g);
+	}
+}
+END_TEST
+
 START_TEST(test_event_finish)
 {
 	static const uint32_t bases[] = {0, 0xffffffc0u};
@@ -1362,6 +1460,7 @@ struct stress {
 	const char *fail_p; /* written by the producer thread only */
 	const char *fail_c; /* written by the consumer thread only */
 	uint32_t size_mod;  /* message sizes 8 .. 8 * size_mod, and max_msg */
+	int lazy;           /* two in three messages lazy, wake_lazy toggled */
 };
 
 static uint32_t stress_size(const struct stress *s, uint32_t seq)
@@ -1454,7 +1553,11 @@ static void *stress_producer(void *arg)
 		int rc = nc2_ring_reserve(p, size, &slot);
 		if (rc == NC2_OK) {
 			stress_fill(slot, size, seq);
-			nc2_ring_commit(p);
+			/* The last message is eager: it must wake the consumer. */
+			if (s->lazy && seq % 3u != 0 && seq + 1 < STRESS_MSGS)
+				nc2_ring_commit_lazy(p);
+			else
+				nc2_ring_commit(p);
 			seq++;
 			if (++batch >= 1u + (seq % 13u)) {
 				batch = 0;
@@ -1527,6 +1630,8 @@ static void *stress_consumer(void *arg)
 			s->cons_notifies++;
 			atomic_store(&s->bell_prod, 1);
 		}
+		if (s->lazy)
+			nc2_ring_wake_lazy(c, (seq >> 10) & 1u);
 		int fc = nc2_ring_final_check(c);
 		if (fc == 1)
 			continue;
@@ -1552,15 +1657,18 @@ static void *stress_consumer(void *arg)
  * pushes and finishes, and real sleeps: a thread that gets AGAIN waits for
  * the other's notification (push/finish returning 1), so a lost wakeup in
  * the event handshake shows as a timeout. _i = 0: ring of 4096, sizes up to
- * 512 and max_msg; _i = 1: ring of 256, sizes 8..128, almost always full.
+ * 512 and max_msg; _i = 1: ring of 256, sizes 8..128, almost always full;
+ * _i = 2, 3: the same with two in three messages lazy and the consumer
+ * switching wake_lazy every 1024 messages.
  */
 START_TEST(test_two_threads)
 {
 	struct stress *s = calloc(1, sizeof(*s));
 	ck_assert_ptr_nonnull(s);
 	/* Start near 2^32 so the indices wrap during the run. */
-	rig_open(&s->g, _i == 0 ? 12 : 8, 0xfffff000u);
-	s->size_mod = _i == 0 ? 64 : 16;
+	rig_open(&s->g, _i % 2 == 0 ? 12 : 8, 0xfffff000u);
+	s->size_mod = _i % 2 == 0 ? 64 : 16;
+	s->lazy = _i >= 2;
 	atomic_init(&s->bell_cons, 0);
 	atomic_init(&s->bell_prod, 0);
 	atomic_init(&s->abort_flag, 0);
@@ -1605,6 +1713,7 @@ static Suite *ring_suite(void)
 	tc = tcase_create("events");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_event_push);
+	tcase_add_test(tc, test_event_lazy);
 	tcase_add_test(tc, test_event_finish);
 	tcase_add_test(tc, test_nothing_new_untouched);
 	tcase_add_test(tc, test_full_ring);
@@ -1626,7 +1735,7 @@ static Suite *ring_suite(void)
 
 	tc = tcase_create("threads");
 	tcase_set_timeout(tc, 120);
-	tcase_add_loop_test(tc, test_two_threads, 0, 2);
+	tcase_add_loop_test(tc, test_two_threads, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,10 +8,10 @@
  * backend -> frontend), and one power-of-two payload area per ring.
  *
  *   ring control (128 octets), little-endian u32 fields:
- *      0        4           8 ...   64       68           72 ... 128
- *   +--------+------------+-----+--------+------------+-----+
- *   |  prod  | cons_event |  0  |  cons  | prod_event |  0  |
- *   +--------+------------+-----+--------+------------+-----+
+ *      0        4           8 ...   64       68           72          76 ... 128
+ *   +--------+------------+-----+--------+------------+-----------+-----+
+ *   |  prod  | cons_event |  0  |  cons  | prod_event | wake_lazy |  0  |
+ *   +--------+------------+-----+--------+------------+-----------+-----+
  *    producer's cache line        consumer's cache line
  *
  * The producer side (nc2_ring_prod) reserves space, writes messages in
@@ -40,6 +40,7 @@ extern "C" {
 #define NC2_RING_OFF_CONS_EVENT 4
 #define NC2_RING_OFF_CONS       64
 #define NC2_RING_OFF_PROD_EVENT 68
+#define NC2_RING_OFF_WAKE_LAZY  72
 #define NC2_RING_ORDER_MIN      8u
 #define NC2_RING_ORDER_MAX      24u
 
@@ -59,6 +60,8 @@ typedef struct nc2_ring_prod {
 	uint32_t prod_pub; /**< last published producer index */
 	uint32_t cons;     /**< last validated consumer index */
 	uint32_t reserved; /**< octets reserved, not yet committed (0 or msg) */
+	uint32_t ev_base;  /**< prod_pub at the last event test */
+	uint32_t eager;    /**< an eager message was committed since that test */
 	int err;           /**< sticky peer error (0 while healthy) */
 } nc2_ring_prod;
 
@@ -67,10 +70,11 @@ typedef struct nc2_ring_cons {
 	const uint8_t *payload;
 	uint32_t size;
 	uint32_t max_msg;
-	uint32_t cons_pvt; /**< next message to read */
-	uint32_t cons_pub; /**< last published consumer index */
-	uint32_t prod;     /**< last validated producer index */
-	int err;           /**< sticky peer error (0 while healthy) */
+	uint32_t cons_pvt;  /**< next message to read */
+	uint32_t cons_pub;  /**< last published consumer index */
+	uint32_t prod;      /**< last validated producer index */
+	uint32_t wake_lazy; /**< our last published wake_lazy */
+	int err;            /**< sticky peer error (0 while healthy) */
 } nc2_ring_cons;
 
 /** Zero both ring controls of a ring pair (done by the memory provider). */
@@ -101,6 +105,16 @@ NC2_API int nc2_ring_reserve(nc2_ring_prod *r, uint32_t size, uint8_t **slot);
 NC2_API void nc2_ring_commit(nc2_ring_prod *r);
 
 /**
+ * Commit the open reservation as a lazy message (PROTOCOL.md 2.7): one the
+ * consumer need not be woken for unless it set wake_lazy. Publishing only
+ * lazy messages tests the event index when wake_lazy is set or when more
+ * than half a ring was published since the last test; otherwise the test
+ * is postponed to the next push that needs one, which covers the skipped
+ * range, so no wake-up is lost.
+ */
+NC2_API void nc2_ring_commit_lazy(nc2_ring_prod *r);
+
+/**
  * Grow the last committed message, at \p msg and \p size octets long, by
  * \p more (a multiple of 8) octets that directly follow it, so a sender can
  * append to a message until it is published (batching). Only while it is
@@ -117,7 +131,8 @@ NC2_API int nc2_ring_space(nc2_ring_prod *r);
 
 /**
  * Publish committed messages. \return 1 if the peer must be notified,
- * 0 if not (its prod_event says it is not waiting).
+ * 0 if not (its prod_event says it is not waiting, or only lazy messages
+ * went out and it did not ask for them).
  */
 NC2_API int nc2_ring_push(nc2_ring_prod *r);
 
@@ -139,6 +154,13 @@ NC2_API int nc2_ring_finish(nc2_ring_cons *r);
  *  or NC2_ERR_PEER_RING_INDEX.
  */
 NC2_API int nc2_ring_final_check(nc2_ring_cons *r);
+
+/**
+ * Consumer: ask (\p on != 0) or stop asking to be woken for lazy messages.
+ * Call before nc2_ring_final_check(), whose fence orders the store before
+ * the re-read of prod. Writes shared memory only when the value changes.
+ */
+NC2_API void nc2_ring_wake_lazy(nc2_ring_cons *r, int on);
 
 /** Unconsumed octets visible to the consumer (after validating prod). */
 NC2_API int nc2_ring_pending(nc2_ring_cons *r);

@@ -98,17 +98,18 @@ extern "C" {
 
 /* Feature bits: what the sender implements. Unknown bits are ignored (not
  * an error) so that newer peers can advertise more. */
-#define NC2_FEATURE_CSUM          (1u << 0) /* checksum offload (csum_blank) */
-#define NC2_FEATURE_TSO4          (1u << 1) /* TCPv4 segmentation offload */
-#define NC2_FEATURE_TSO6          (1u << 2) /* TCPv6 segmentation offload */
-#define NC2_FEATURE_LRO           (1u << 3) /* coalesced delivery to frontend */
-#define NC2_FEATURE_STICKY        (1u << 4) /* sticky grants, grant cache */
-#define NC2_FEATURE_DEFERRED_COPY (1u << 5) /* receiver_copy to frontend */
-#define NC2_FEATURE_MCAST         (1u << 6) /* MCAST membership control */
-#define NC2_FEATURE_BYPASS        (1u << 7) /* BYPASS_* messages (9-17) */
-#define NC2_FEATURE_FINISH_BATCH  (1u << 8) /* FINISH_PACKETS (24) */
-#define NC2_FEATURE_SMALL_BATCH   (1u << 9) /* SMALL_PACKETS (25) */
-#define NC2_FEATURE_ALL           0x3ffu
+#define NC2_FEATURE_CSUM          (1u << 0)  /* checksum offload (csum_blank) */
+#define NC2_FEATURE_TSO4          (1u << 1)  /* TCPv4 segmentation offload */
+#define NC2_FEATURE_TSO6          (1u << 2)  /* TCPv6 segmentation offload */
+#define NC2_FEATURE_LRO           (1u << 3)  /* coalesced delivery to frontend */
+#define NC2_FEATURE_STICKY        (1u << 4)  /* sticky grants, grant cache */
+#define NC2_FEATURE_DEFERRED_COPY (1u << 5)  /* receiver_copy to frontend */
+#define NC2_FEATURE_MCAST         (1u << 6)  /* MCAST membership control */
+#define NC2_FEATURE_BYPASS        (1u << 7)  /* BYPASS_* messages (9-17) */
+#define NC2_FEATURE_FINISH_BATCH  (1u << 8)  /* FINISH_PACKETS (24) */
+#define NC2_FEATURE_SMALL_BATCH   (1u << 9)  /* SMALL_PACKETS (25) */
+#define NC2_FEATURE_LAZY_POSTS    (1u << 10) /* POST_BUFFERS wake only on wake_lazy */
+#define NC2_FEATURE_ALL           0x7ffu
 
 /*
  * SET_OFFLOAD (4): receiver tells the sender which offloads it may use in
