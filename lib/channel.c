@@ -143,6 +143,7 @@ struct nc2_channel {
 	struct posted *posted;
 	uint32_t posted_free, ret_head, ret_tail, posted_count;
 	struct be_queue bq[NC2_MAX_RX_QUEUES];
+	uint64_t low_queues; /* bit q: queue q is running low (queue_level) */
 	nc2_gcache *gcache;
 	struct lent *lent; /* max_packets entries; outstanding like finq */
 	uint32_t lent_free, lent_count;
@@ -1151,6 +1152,21 @@ static int on_finish(nc2_channel *ch, uint32_t id)
 	return complete(ch, s->cookie);
 }
 
+/* Backend: note whether queue \p qi is running low, down to a quarter of the
+ * most buffers it held (or never had any): then buffer posts should wake us
+ * (PROTOCOL.md 7.2). Kept per change so prepare_wait only tests a word. */
+static void queue_level(nc2_channel *ch, uint32_t qi)
+{
+	if (!(ch->features & NC2_FEATURE_LAZY_POSTS))
+		return; /* low_queues stays 0: nobody reads wake_lazy */
+	const struct be_queue *q = &ch->bq[qi];
+	uint64_t bit = (uint64_t)1 << qi;
+	if (q->count <= q->peak / 4u)
+		ch->low_queues |= bit;
+	else
+		ch->low_queues &= ~bit;
+}
+
 static int on_post(nc2_channel *ch, const nc2_msg *m)
 {
 	const struct nc2_msg_post *p = &m->u.post;
@@ -1190,6 +1206,7 @@ static int on_post(nc2_channel *ch, const nc2_msg *m)
 	}
 	if (q->count > q->peak)
 		q->peak = q->count;
+	queue_level(ch, p->queue);
 	ch->st.buffers_posted += p->count;
 	return NC2_OK;
 }
@@ -1207,6 +1224,7 @@ static void reclaim_queue(nc2_channel *ch, uint32_t qi)
 	}
 	q->head = q->tail = NONE;
 	q->count = q->peak = 0;
+	queue_level(ch, qi);
 }
 
 static int on_reclaim(nc2_channel *ch, uint32_t v)
@@ -1235,6 +1253,7 @@ static int on_rxq(nc2_channel *ch, const struct nc2_msg_rxq *r)
 	q->buf_size = r->buf_size;
 	memcpy(q->mac, r->mac, 6);
 	q->head = q->tail = NONE;
+	queue_level(ch, r->queue);
 	if (r->flags & NC2_RXQ_FLAG_DEFAULT)
 		ch->has_default = 1;
 	return NC2_OK;
@@ -1762,6 +1781,7 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 		}
 		at += len;
 	}
+	queue_level(ch, (uint32_t)qi);
 	if (nops) {
 		ch->st.copy_ops++;
 		ch->st.copy_segs += nops;
@@ -1917,18 +1937,6 @@ int nc2_channel_flush(nc2_channel *ch)
 	return 0;
 }
 
-/* Backend: some queue is down to a quarter of the most it held (or never
- * had any), so buffer posts should wake us (PROTOCOL.md 7.2). */
-static int posts_wanted(const nc2_channel *ch)
-{
-	for (uint32_t q = 0; q < ch->nr_rxq; q++) {
-		const struct be_queue *bq = &ch->bq[q];
-		if (bq->exists && bq->count <= bq->peak / 4u)
-			return 1;
-	}
-	return 0;
-}
-
 int nc2_channel_prepare_wait(nc2_channel *ch)
 {
 	if (ch == NULL)
@@ -1937,8 +1945,9 @@ int nc2_channel_prepare_wait(nc2_channel *ch)
 		return ch->err;
 	if (ch->stash_len)
 		return 1;
-	if (!is_fe(ch) && (ch->features & NC2_FEATURE_LAZY_POSTS))
-		nc2_ring_wake_lazy(&ch->rx, posts_wanted(ch));
+	/* Backend with LAZY_POSTS only: elsewhere low_queues stays 0. */
+	if ((ch->low_queues != 0) != ch->rx.wake_lazy)
+		nc2_ring_wake_lazy(&ch->rx, ch->low_queues != 0);
 	int rc = nc2_ring_final_check(&ch->rx);
 	return rc < 0 ? fail(ch, rc) : rc;
 }
