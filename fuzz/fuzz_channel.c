@@ -197,6 +197,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 4:
 			rc = nc2_channel_flush(r.ch);
 			FUZZ_CHECK(rc >= 0 || known_error(rc));
+			if (rc >= 0 && (op & 8u)) { /* about to sleep: arms, wake_lazy */
+				rc = nc2_channel_prepare_wait(r.ch);
+				FUZZ_CHECK(rc == 0 || rc == 1 || known_error(rc));
+			}
 			break;
 		default:
 			rc = nc2_channel_tick(r.ch, now += 1);
