@@ -23,8 +23,10 @@
  * 8 and equals the size in its copied header, and peer errors are sticky.
  *
  * Producer pass: the same rest, read as a script of (op, arg) pairs:
- * reserve/commit, push, space, an honest consumer (the real nc2_ring_cons
- * on the same ring, checking every message), and hostile cons values. Every
+ * reserve/commit (eager or lazy), push (its event test predicted from
+ * PROTOCOL.md 2.7, lazy messages and wake_lazy included), space, an honest
+ * consumer (the real nc2_ring_cons on the same ring, checking every
+ * message), and hostile cons values. Every
  * reservation lies inside the ring and inside the space the consumer has
  * released, a PAD is written exactly when needed, nothing else in the
  * payload is written, and impossible cons values are reported (sticky).
