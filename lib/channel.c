@@ -1421,7 +1421,7 @@ static int on_smalls(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *pkts, uint32_
 			return H_WAIT;
 		nc2_small e;
 		uint32_t next = nc2_small_entry(m, ch->stash_done, &e);
-		int rc = nc2_small_validate(&e, &ch->rxlim);
+		int rc = small_rules(&e, &ch->rxlim);
 		if (rc < 0)
 			return rc;
 		ch->stash_done = next;

@@ -69,38 +69,11 @@ int nc2_offload_validate(const struct nc2_msg_packet *p, uint32_t offloads, uint
 	return offload_none(p) ? NC2_OK : offload_check(p, offloads, total);
 }
 
-/* The rules every packet is checked against first, and last; a
- * SMALL_PACKETS entry has nothing in between. */
-static inline int head_rules(const struct nc2_msg_packet *p, const nc2_limits *lim)
-{
-	if (p->type == 0 || p->type > NC2_PACKET_TYPE_small ||
-	    !(lim->packet_types & (1u << p->type)))
-		return NC2_ERR_PEER_BAD_VALUE;
-	if (p->flags & ~NC2_PACKET_FLAGS_KNOWN)
-		return NC2_ERR_PEER_RESERVED;
-	return NC2_OK;
-}
-
-static inline int tail_rules(const struct nc2_msg_packet *p, const nc2_limits *lim, uint32_t total)
-{
-	uint32_t max = lim->max_packet_bytes < NC2_MAX_PACKET_BYTES ? lim->max_packet_bytes
-								    : NC2_MAX_PACKET_BYTES;
-	if (total < NC2_MIN_PACKET_BYTES || total > max)
-		return NC2_ERR_PEER_PACKET_SIZE;
-	return offload_none(p) ? NC2_OK : offload_check(p, lim->offloads, total);
-}
-
 int nc2_small_validate(const nc2_small *e, const nc2_limits *lim)
 {
 	if (e == NULL || lim == NULL)
 		return NC2_ERR_INVALID_ARG;
-	const struct nc2_msg_packet p = {.type = NC2_PACKET_TYPE_small,
-					 .flags = e->flags,
-					 .prefix_size = e->len,
-					 .csum_start = e->csum_start,
-					 .csum_offset = e->csum_offset};
-	int rc = head_rules(&p, lim);
-	return rc != NC2_OK ? rc : tail_rules(&p, lim, e->len);
+	return small_rules(e, lim);
 }
 
 int nc2_packet_validate(const nc2_msg *m, const nc2_limits *lim, uint32_t *total_len)
@@ -109,7 +82,7 @@ int nc2_packet_validate(const nc2_msg *m, const nc2_limits *lim, uint32_t *total
 		return NC2_ERR_INVALID_ARG;
 	const struct nc2_msg_packet *p = &m->u.packet;
 
-	int rc = head_rules(p, lim);
+	int rc = packet_head_rules(p, lim);
 	if (rc != NC2_OK)
 		return rc;
 	if (p->type == NC2_PACKET_TYPE_small) {
@@ -159,7 +132,7 @@ int nc2_packet_validate(const nc2_msg *m, const nc2_limits *lim, uint32_t *total
 			total += size;
 		}
 	}
-	rc = tail_rules(p, lim, total);
+	rc = packet_tail_rules(p, lim, total);
 	if (rc != NC2_OK)
 		return rc;
 	if (total_len)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private: PACKET helpers small enough to inline, shared by the codec
- * (wire.c), validation (frag.c) and the channel's send path.
+ * (wire.c), validation (frag.c) and the channel's send and receive paths.
  */
 #ifndef NC2_LIB_PACKET_H
 #define NC2_LIB_PACKET_H
@@ -30,6 +30,41 @@ static inline int offload_none(const struct nc2_msg_packet *p)
 {
 	return ((p->flags & NC2_PACKET_FLAG_csum_blank) | p->seg_type | p->mss | p->csum_start |
 		p->csum_offset) == 0;
+}
+
+/* The rules every packet is checked against first, and last (PROTOCOL.md
+ * 6.8); a SMALL_PACKETS entry has nothing in between. Inline, because the
+ * channel checks every inline frame it receives with them. */
+static inline int packet_head_rules(const struct nc2_msg_packet *p, const nc2_limits *lim)
+{
+	if (p->type == 0 || p->type > NC2_PACKET_TYPE_small ||
+	    !(lim->packet_types & (1u << p->type)))
+		return NC2_ERR_PEER_BAD_VALUE;
+	if (p->flags & ~NC2_PACKET_FLAGS_KNOWN)
+		return NC2_ERR_PEER_RESERVED;
+	return NC2_OK;
+}
+
+static inline int packet_tail_rules(const struct nc2_msg_packet *p, const nc2_limits *lim,
+				    uint32_t total)
+{
+	uint32_t max = lim->max_packet_bytes < NC2_MAX_PACKET_BYTES ? lim->max_packet_bytes
+								    : NC2_MAX_PACKET_BYTES;
+	if (total < NC2_MIN_PACKET_BYTES || total > max)
+		return NC2_ERR_PEER_PACKET_SIZE;
+	return offload_none(p) ? NC2_OK : nc2_offload_validate(p, lim->offloads, total);
+}
+
+/* nc2_small_validate() without the argument checks. */
+static inline int small_rules(const nc2_small *e, const nc2_limits *lim)
+{
+	const struct nc2_msg_packet p = {.type = NC2_PACKET_TYPE_small,
+					 .flags = e->flags,
+					 .prefix_size = e->len,
+					 .csum_start = e->csum_start,
+					 .csum_offset = e->csum_offset};
+	int rc = packet_head_rules(&p, lim);
+	return rc != NC2_OK ? rc : packet_tail_rules(&p, lim, e->len);
 }
 
 /* The header of a SMALL_PACKETS message of \p size octets and \p count
