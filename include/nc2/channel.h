@@ -228,7 +228,9 @@ NC2_API int nc2_channel_rx_release(nc2_channel *ch, const uint32_t *tokens, uint
  * notified (call nc2_tp_notify), 0 when not, or an error. */
 NC2_API int nc2_channel_flush(nc2_channel *ch);
 
-/** Before sleeping: arm events. \return 1 if work is pending (don't sleep). */
+/** Before sleeping: arm events; a backend also tells the frontend whether
+ * buffer posts should wake it (NC2_FEATURE_LAZY_POSTS: it runs low).
+ * \return 1 if work is pending (don't sleep). */
 NC2_API int nc2_channel_prepare_wait(nc2_channel *ch);
 
 /** Backend: advance time for deferred-copy timeouts (any monotonic unit
