@@ -1196,12 +1196,18 @@ static int mode_smoke(struct opts *o)
 	int rc = probe_skip();
 	if (rc)
 		return rc;
-	/* A private directory for the sockets, under $TMPDIR (mkdtemp() turns
-	 * the XXXXXX into a unique name). */
 	char dir[PATH_MAX];
-	const char *tmp = getenv("TMPDIR");
-	snprintf(dir, sizeof(dir), "%s/nc2-bench-shm-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (o->run_dir == NULL) {
+		/* A fresh private directory for the sockets under $TMPDIR: the
+		 * six trailing 'X' are mkdtemp()'s template, which it replaces
+		 * with a unique suffix when it creates the directory. */
+		const char *tmp = getenv("TMPDIR");
+		int n = snprintf(dir, sizeof(dir), "%s/nc2-bench-shm-XXXXXX",
+				 tmp && *tmp ? tmp : "/tmp");
+		if (n < 0 || (size_t)n >= sizeof(dir)) {
+			printf("SKIP: TMPDIR too long for a socket directory\n");
+			return 77;
+		}
 		if (mkdtemp(dir) == NULL) {
 			printf("SKIP: mkdtemp: %s\n", strerror(errno));
 			return 77;

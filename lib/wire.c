@@ -99,17 +99,25 @@ static int decode_packet(struct nc2_msg_packet *p, const uint8_t *b, uint32_t si
 	return NC2_OK;
 }
 
-static int check_post_entry(const uint8_t *e)
+/* The rules for one posted buffer, shared by the decoder (on the wire
+ * fields) and the encoder (on its input, instead of a self_check). */
+static int post_buf_rules(uint16_t off, uint16_t len, uint16_t flags)
 {
-	uint16_t off = nc2_get_le16(e + NC2_POST_ENTRY_OFF_OFFSET);
-	uint16_t len = nc2_get_le16(e + NC2_POST_ENTRY_OFF_LENGTH);
-
 	if (len == 0 || !nc2_range_ok(off, len, NC2_PAGE_SIZE))
 		return NC2_ERR_PEER_BAD_FRAG;
-	if ((nc2_get_le16(e + NC2_POST_ENTRY_OFF_FLAGS) & ~NC2_POST_FLAGS_KNOWN) ||
-	    nc2_get_le16(e + NC2_POST_ENTRY_OFF_RSVD) != 0)
+	if (flags & ~NC2_POST_FLAGS_KNOWN)
 		return NC2_ERR_PEER_RESERVED;
 	return NC2_OK;
+}
+
+static int check_post_entry(const uint8_t *e)
+{
+	int rc = post_buf_rules(nc2_get_le16(e + NC2_POST_ENTRY_OFF_OFFSET),
+				nc2_get_le16(e + NC2_POST_ENTRY_OFF_LENGTH),
+				nc2_get_le16(e + NC2_POST_ENTRY_OFF_FLAGS));
+	if (rc != NC2_OK)
+		return rc;
+	return nc2_get_le16(e + NC2_POST_ENTRY_OFF_RSVD) != 0 ? NC2_ERR_PEER_RESERVED : NC2_OK;
 }
 
 static int decode_post(struct nc2_msg_post *p, const uint8_t *b, uint32_t size)
@@ -459,13 +467,10 @@ int nc2_post_encode(uint8_t *buf, size_t cap, uint8_t queue, const nc2_post_buf 
 	if (cap < size)
 		return NC2_ERR_NOSPACE;
 
-	/* Hot path (every re-post): the entry rules of check_post_entry()
-	 * on the input instead of a self_check; count and size hold by
-	 * construction. */
+	/* Hot path (every re-post): the decoder's entry rules on the input
+	 * instead of a self_check; count and size hold by construction. */
 	for (uint32_t i = 0; i < n; i++)
-		if (bufs[i].length == 0 ||
-		    !nc2_range_ok(bufs[i].offset, bufs[i].length, NC2_PAGE_SIZE) ||
-		    (bufs[i].flags & ~NC2_POST_FLAGS_KNOWN))
+		if (post_buf_rules(bufs[i].offset, bufs[i].length, bufs[i].flags) != NC2_OK)
 			return NC2_ERR_INVALID_ARG;
 	put_hdr(buf, NC2_MSG_POST_BUFFERS, size);
 	buf[NC2_POST_OFF_QUEUE] = queue;
