@@ -1420,7 +1420,8 @@ static int on_smalls(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *pkts, uint32_
 		if (*got >= n)
 			return H_WAIT;
 		nc2_small e;
-		uint32_t next = nc2_small_entry(m, ch->stash_done, &e);
+		uint32_t next =
+		    ch->stash_done + small_entry_get(m->u.smalls.entries + ch->stash_done, &e);
 		int rc = small_rules(&e, &ch->rxlim);
 		if (rc < 0)
 			return rc;
@@ -1530,6 +1531,24 @@ static void abandon(nc2_channel *ch, uint8_t *slot, uint32_t size)
  * the ring (no new message). */
 #define SENT_APPENDED 3
 
+/* Append entry \p e of \p esz octets to the SMALL_PACKETS message still
+ * open on the ring. \return 1, or 0 when a new message must be opened (none
+ * open, count full, or no room after it). */
+static inline int batch_append(nc2_channel *ch, const nc2_small *e, uint32_t esz)
+{
+	if (ch->batch == NULL || ch->batch_count >= 0xffffu ||
+	    nc2_ring_extend(&ch->tx, ch->batch, ch->batch_size, esz) != NC2_OK)
+		return 0;
+	small_entry_put(ch->batch + ch->batch_size, e);
+	ch->batch_size += esz;
+	ch->batch_count++;
+	/* Only size and count change as the message grows. */
+	nc2_put_le16(ch->batch + NC2_HDR_OFF_SIZE, (uint16_t)ch->batch_size);
+	nc2_put_le16(ch->batch + NC2_SMALLS_OFF_COUNT, (uint16_t)ch->batch_count);
+	ch->st.tx_small++;
+	return 1;
+}
+
 /* Inline frames: with SMALL_BATCH, entries of a SMALL_PACKETS message that
  * grows until it is published; else one small PACKET each. */
 static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p, uint32_t size)
@@ -1543,17 +1562,8 @@ static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet
 			       .csum_offset = p->csum_offset,
 			       .data = pkt->data};
 		uint32_t esz = NC2_SMALL_ENT_SIZE(pkt->len);
-		if (ch->batch && ch->batch_count < 0xffffu &&
-		    nc2_ring_extend(&ch->tx, ch->batch, ch->batch_size, esz) == NC2_OK) {
-			small_entry_put(ch->batch + ch->batch_size, &e);
-			ch->batch_size += esz;
-			ch->batch_count++;
-			/* Only size and count change as the message grows. */
-			nc2_put_le16(ch->batch + NC2_HDR_OFF_SIZE, (uint16_t)ch->batch_size);
-			nc2_put_le16(ch->batch + NC2_SMALLS_OFF_COUNT, (uint16_t)ch->batch_count);
-			ch->st.tx_small++;
+		if (batch_append(ch, &e, esz))
 			return SENT_APPENDED;
-		}
 		size = NC2_SMALLS_OFF_ENTRIES + esz;
 		int rc = nc2_ring_reserve(&ch->tx, size, &slot);
 		if (rc < 0)
@@ -1813,12 +1823,38 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 	return NC2_OK;
 }
 
+/* A packet went out. The peer holds nothing of an inline or pre_posted one
+ * (\p done); only the frontend reports those (its embedder waits for every
+ * cookie). */
+static inline void tx_counted(nc2_channel *ch, const nc2_pkt *pkt, int done)
+{
+	ch->st.tx_packets++;
+	ch->st.tx_bytes += pkt->len;
+	if (done && is_fe(ch))
+		complete(ch, pkt->cookie);
+}
+
 int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 {
 	struct nc2_msg_packet p;
 
 	if (ch == NULL || pkt == NULL || pkt->data == NULL)
 		return NC2_ERR_INVALID_ARG;
+	/* Most frames of a burst of small ones: no offload, appended to the
+	 * batch already open (so connected, SMALL_BATCH on, settings sent).
+	 * The room check is the general path's; anything else takes that. */
+	if (ch->batch != NULL && ch->state == NC2_CH_CONNECTED &&
+	    pkt->len >= NC2_MIN_PACKET_BYTES && pkt->len <= ch->cfg.small_max &&
+	    ((pkt->flags & ~(uint32_t)NC2_PACKET_FLAG_data_validated) | pkt->seg_type | pkt->mss |
+	     pkt->csum_start | pkt->csum_offset) == 0 &&
+	    ch->cq_tail - ch->cq_head + nc2_bufid_in_flight(ch->txids) < ch->cq_cap) {
+		const nc2_small e = {
+		    .len = (uint16_t)pkt->len, .flags = (uint8_t)pkt->flags, .data = pkt->data};
+		if (batch_append(ch, &e, NC2_SMALL_ENT_SIZE(pkt->len))) {
+			tx_counted(ch, pkt, 1);
+			return NC2_OK;
+		}
+	}
 	int rc = check_usable(ch);
 	if (rc < 0)
 		return rc;
@@ -1866,12 +1902,7 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 		rc = NC2_OK;
 	else
 		ch->st.msgs_sent++;
-	ch->st.tx_packets++;
-	ch->st.tx_bytes += pkt->len;
-	/* The peer holds nothing of an inline or pre_posted packet; only the
-	 * frontend reports those (its embedder waits for every cookie). */
-	if (rc == NC2_OK && is_fe(ch))
-		complete(ch, pkt->cookie);
+	tx_counted(ch, pkt, rc == NC2_OK);
 	return NC2_OK;
 }
 

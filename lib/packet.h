@@ -94,4 +94,16 @@ static inline uint32_t small_entry_put(uint8_t *e, const nc2_small *s)
 	return size;
 }
 
+/* Read the SMALL_PACKETS entry at \p b (checked by the decoder) into \p e;
+ * \return its size. nc2_small_entry() and the channel's receive loop. */
+static inline uint32_t small_entry_get(const uint8_t *b, nc2_small *e)
+{
+	e->len = nc2_get_le16(b + NC2_SMALL_ENT_OFF_LEN);
+	e->flags = b[NC2_SMALL_ENT_OFF_FLAGS];
+	e->csum_start = nc2_get_le16(b + NC2_SMALL_ENT_OFF_CSUM_START);
+	e->csum_offset = nc2_get_le16(b + NC2_SMALL_ENT_OFF_CSUM_OFFSET);
+	e->data = b + NC2_SMALL_ENT_HDR;
+	return NC2_SMALL_ENT_SIZE(e->len);
+}
+
 #endif /* NC2_LIB_PACKET_H */

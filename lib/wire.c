@@ -551,13 +551,7 @@ int nc2_smalls_encode(uint8_t *buf, size_t cap, const nc2_small *e, uint32_t n)
 
 uint32_t nc2_small_entry(const nc2_msg *m, uint32_t off, nc2_small *e)
 {
-	const uint8_t *b = m->u.smalls.entries + off;
-	e->len = nc2_get_le16(b + NC2_SMALL_ENT_OFF_LEN);
-	e->flags = b[NC2_SMALL_ENT_OFF_FLAGS];
-	e->csum_start = nc2_get_le16(b + NC2_SMALL_ENT_OFF_CSUM_START);
-	e->csum_offset = nc2_get_le16(b + NC2_SMALL_ENT_OFF_CSUM_OFFSET);
-	e->data = b + NC2_SMALL_ENT_HDR;
-	return off + NC2_SMALL_ENT_SIZE(e->len);
+	return off + small_entry_get(m->u.smalls.entries + off, e);
 }
 
 uint32_t nc2_return_id(const nc2_msg *m, uint32_t i)

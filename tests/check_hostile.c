@@ -336,6 +336,22 @@ START_TEST(test_prod_far_ahead)
 }
 END_TEST
 
+/* The channel fails while a SMALL_PACKETS message it is still growing sits
+ * unpublished on its ring: a send after that must report the failure, not
+ * append to the batch (nc2_channel_send's append path). */
+START_TEST(test_prod_far_ahead_batch_open)
+{
+	hf_default();
+	uint8_t frame[64];
+	memset(frame, 0xab, sizeof(frame));
+	nc2_pkt pkt = {.data = frame, .len = 60};
+	ck_assert_int_eq(nc2_channel_send(hch(), &pkt), NC2_OK); /* opens the batch */
+	ck_assert_int_eq(nc2_channel_send(hch(), &pkt), NC2_OK); /* appends to it */
+	tu_put32(H->tx.ctrl + NC2_RING_OFF_PROD, raw_shared_cons(&H->tx) + H->tx.size + 8);
+	h_poll_fails(NC2_ERR_PEER_RING_INDEX);
+}
+END_TEST
+
 START_TEST(test_prod_unaligned)
 {
 	hf_default();
@@ -1780,6 +1796,7 @@ static Suite *hostile_suite(void)
 
 	tc = tcase_create("ring");
 	tcase_add_test(tc, test_prod_far_ahead);
+	tcase_add_test(tc, test_prod_far_ahead_batch_open);
 	tcase_add_test(tc, test_prod_unaligned);
 	tcase_add_test(tc, test_prod_backwards);
 	tcase_add_loop_test(tc, test_msg_size, 0, 6);
