@@ -111,9 +111,11 @@ struct nc2_channel {
 				SMALL_PACKETS octets of entries delivered */
 	uint8_t *msg;
 
-	/* SMALL_PACKETS message still open at the end of the TX ring */
+	/* SMALL_PACKETS message still open at the end of the TX ring: its
+	 * octets and entries written, the octets the ring has of it, and how
+	 * many more it may take (batch_close()) */
 	uint8_t *batch;
-	uint32_t batch_size, batch_count;
+	uint32_t batch_size, batch_count, batch_ring, batch_room;
 
 	/* TX in flight (ids handed to the peer) and completions */
 	nc2_bufid *txids;
@@ -353,12 +355,47 @@ static int is_fe(const nc2_channel *ch)
 	return ch->cfg.role == NC2_ROLE_FRONTEND;
 }
 
+/* An open batch grows in private (send_small()); the ring learns of the
+ * entries appended, all at once, here, before anything else is reserved on
+ * or published from the TX ring. It cannot run out of room: the batch took
+ * at most what nc2_ring_extend_room() gave when it opened, and nothing else
+ * used the ring since. */
+static int batch_close(nc2_channel *ch)
+{
+	uint8_t *b = ch->batch;
+	if (b == NULL)
+		return NC2_OK;
+	ch->batch = NULL;
+	ch->batch_room = 0;
+	if (ch->batch_size == ch->batch_ring)
+		return NC2_OK;
+	int rc = nc2_ring_extend(&ch->tx, b, ch->batch_ring, ch->batch_size - ch->batch_ring);
+	if (rc < 0)
+		return rc;
+	nc2_put_le16(b + NC2_HDR_OFF_SIZE, (uint16_t)ch->batch_size);
+	nc2_put_le16(b + NC2_SMALLS_OFF_COUNT, (uint16_t)ch->batch_count);
+	return NC2_OK;
+}
+
+/* Every reservation on the TX ring goes through here (batch first). */
+static int tx_reserve(nc2_channel *ch, uint32_t size, uint8_t **slot)
+{
+	int rc = batch_close(ch);
+	return rc < 0 ? rc : nc2_ring_reserve(&ch->tx, size, slot);
+}
+
+static int tx_space(nc2_channel *ch)
+{
+	int rc = batch_close(ch);
+	return rc < 0 ? rc : nc2_ring_space(&ch->tx);
+}
+
 /* Write one fixed-size message; NC2_ERR_AGAIN when the ring is full. */
 static int put_msg(nc2_channel *ch, const nc2_msg *m, uint32_t size)
 {
 	uint8_t *slot;
 	uint8_t tmp[32];
-	int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+	int rc = tx_reserve(ch, size, &slot);
 	if (rc < 0)
 		return rc;
 	/* Encode privately: the encoder re-reads its output to check it. */
@@ -376,7 +413,7 @@ static int put_u32(nc2_channel *ch, uint8_t type, uint32_t v)
 	uint8_t *slot;
 	/* Hot (FINISH_PACKET): written in place; the layout is fixed and v
 	 * needs no validation for the types sent this way. */
-	int rc = nc2_ring_reserve(&ch->tx, NC2_U32_MSG_SIZE, &slot);
+	int rc = tx_reserve(ch, NC2_U32_MSG_SIZE, &slot);
 	if (rc < 0)
 		return rc;
 	slot[NC2_HDR_OFF_TYPE] = type;
@@ -412,7 +449,7 @@ static int put_finish(nc2_channel *ch)
 {
 	uint32_t k = 1;
 	if ((ch->features & NC2_FEATURE_FINISH_BATCH) && ch->finq_len > 1) {
-		uint32_t space = (uint32_t)nc2_ring_space(&ch->tx);
+		uint32_t space = (uint32_t)tx_space(ch);
 		uint32_t max = ch->tx.max_msg < space ? ch->tx.max_msg : space;
 		if (max >= NC2_FINISH_OFF_IDS + 8u) {
 			k = (max - NC2_FINISH_OFF_IDS) / 4u;
@@ -427,7 +464,7 @@ static int put_finish(nc2_channel *ch)
 	} else {
 		uint8_t *slot;
 		uint32_t size = (NC2_FINISH_OFF_IDS + 4u * k + 7u) & ~7u;
-		int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+		int rc = tx_reserve(ch, size, &slot);
 		if (rc < 0)
 			return rc; /* cannot happen: space was checked */
 		nc2_finish_encode(slot, size, ids, k);
@@ -696,7 +733,7 @@ static int post_buffers(nc2_channel *ch)
 	for (uint32_t q = 0; q < ch->nr_rxq; q++) {
 		struct fe_queue *fq = &ch->fq[q];
 		while (fq->head != NONE) {
-			uint32_t space = (uint32_t)nc2_ring_space(&ch->tx);
+			uint32_t space = (uint32_t)tx_space(ch);
 			uint32_t max = ch->tx.max_msg < space ? ch->tx.max_msg : space;
 			if (max < NC2_POST_OFF_ENTRIES + NC2_POST_ENTRY_SIZE)
 				return NC2_ERR_AGAIN;
@@ -718,7 +755,7 @@ static int post_buffers(nc2_channel *ch)
 			}
 			uint8_t *slot;
 			uint32_t size = NC2_POST_OFF_ENTRIES + k * NC2_POST_ENTRY_SIZE;
-			int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+			int rc = tx_reserve(ch, size, &slot);
 			if (rc < 0)
 				return rc;
 			/* Ids are taken only once the message is sure to go out. */
@@ -753,7 +790,7 @@ static int post_buffers(nc2_channel *ch)
 static int return_buffers(nc2_channel *ch)
 {
 	while (ch->ret_head != NONE) {
-		uint32_t space = (uint32_t)nc2_ring_space(&ch->tx);
+		uint32_t space = (uint32_t)tx_space(ch);
 		uint32_t max = ch->tx.max_msg < space ? ch->tx.max_msg : space;
 		if (max < 16)
 			return NC2_ERR_AGAIN;
@@ -773,7 +810,7 @@ static int return_buffers(nc2_channel *ch)
 			ch->ret_tail = NONE;
 		uint8_t *slot;
 		uint32_t size = (NC2_RETURN_OFF_IDS + 4u * k + 7u) & ~7u;
-		int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+		int rc = tx_reserve(ch, size, &slot);
 		if (rc < 0)
 			return rc; /* cannot happen: space was checked */
 		rc = nc2_return_encode(slot, size, ids, k);
@@ -1536,15 +1573,12 @@ static void abandon(nc2_channel *ch, uint8_t *slot, uint32_t size)
  * open, count full, or no room after it). */
 static inline int batch_append(nc2_channel *ch, const nc2_small *e, uint32_t esz)
 {
-	if (ch->batch == NULL || ch->batch_count >= 0xffffu ||
-	    nc2_ring_extend(&ch->tx, ch->batch, ch->batch_size, esz) != NC2_OK)
+	if (esz > ch->batch_room || ch->batch_count >= 0xffffu)
 		return 0;
 	small_entry_put(ch->batch + ch->batch_size, e);
 	ch->batch_size += esz;
+	ch->batch_room -= esz;
 	ch->batch_count++;
-	/* Only size and count change as the message grows. */
-	nc2_put_le16(ch->batch + NC2_HDR_OFF_SIZE, (uint16_t)ch->batch_size);
-	nc2_put_le16(ch->batch + NC2_SMALLS_OFF_COUNT, (uint16_t)ch->batch_count);
 	ch->st.tx_small++;
 	return 1;
 }
@@ -1565,21 +1599,22 @@ static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet
 		if (batch_append(ch, &e, esz))
 			return SENT_APPENDED;
 		size = NC2_SMALLS_OFF_ENTRIES + esz;
-		int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+		int rc = tx_reserve(ch, size, &slot);
 		if (rc < 0)
 			return rc;
 		smalls_hdr_put(slot, size, 1);
 		small_entry_put(slot + NC2_SMALLS_OFF_ENTRIES, &e);
 		nc2_ring_commit(&ch->tx);
 		ch->batch = slot;
-		ch->batch_size = size;
+		ch->batch_size = ch->batch_ring = size;
 		ch->batch_count = 1;
+		ch->batch_room = nc2_ring_extend_room(&ch->tx, slot, size);
 		ch->st.tx_small++;
 		return NC2_OK;
 	}
 	p->type = NC2_PACKET_TYPE_small;
 	p->prefix_size = (uint16_t)pkt->len;
-	int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+	int rc = tx_reserve(ch, size, &slot);
 	if (rc < 0)
 		return rc;
 	nc2_packet_encode(slot, size, p, NULL, pkt->data);
@@ -1613,7 +1648,7 @@ static int send_granted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_pack
 		return NC2_ERR_AGAIN;
 	uint8_t *slot;
 	uint32_t size = packet_msg_size(chunks + (use_pool ? 1u : 0u), 0);
-	int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+	int rc = tx_reserve(ch, size, &slot);
 	if (rc < 0)
 		return rc;
 	rc = nc2_bufid_alloc(ch->txids, &id);
@@ -1754,7 +1789,7 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 		return NC2_ERR_LIMIT;
 	uint8_t *slot;
 	uint32_t size = packet_msg_size(n, 0);
-	int rc = nc2_ring_reserve(&ch->tx, size, &slot);
+	int rc = tx_reserve(ch, size, &slot);
 	if (rc < 0)
 		return rc;
 
@@ -1952,10 +1987,11 @@ int nc2_channel_flush(nc2_channel *ch)
 	if (ch->state == NC2_CH_FAILED)
 		return ch->err;
 	int rc = refill_soft(ch);
+	if (rc == NC2_OK)
+		rc = batch_close(ch); /* published: closed for appending */
 	if (rc < 0)
 		return fail(ch, rc);
 	int a = nc2_ring_push(&ch->tx);
-	ch->batch = NULL; /* published: closed for appending */
 	int b = nc2_ring_finish(&ch->rx);
 	if (a < 0 || b < 0)
 		return fail(ch, a < 0 ? a : b);

@@ -275,19 +275,28 @@ void nc2_ring_commit_lazy(nc2_ring_prod *r)
 	commit(r, 0);
 }
 
+uint32_t nc2_ring_extend_room(const nc2_ring_prod *r, const uint8_t *msg, uint32_t size)
+{
+	if (r->err != 0)
+		return 0;
+	uint32_t pos = r->prod_pvt & (r->size - 1u);
+	/* The last message committed (it ends at prod_pvt: pos - size can only
+	 * wrap when it does not), not yet published, no reservation open. The
+	 * room is what lies before the end of the ring in the space already
+	 * known free (the peer's index is not read), and below max_msg. */
+	if ((uintptr_t)msg != (uintptr_t)r->payload + (uint32_t)(pos - size) || size > pos ||
+	    (uint32_t)(r->prod_pvt - r->prod_pub) < size || r->reserved != 0 || size > r->max_msg)
+		return 0;
+	uint32_t room = r->size - pos, free_oct = prod_free(r);
+	room = free_oct < room ? free_oct : room;
+	return r->max_msg - size < room ? r->max_msg - size : room;
+}
+
 int nc2_ring_extend(nc2_ring_prod *r, const uint8_t *msg, uint32_t size, uint32_t more)
 {
 	if (r->err != 0)
 		return r->err;
-	uint32_t pos = r->prod_pvt & (r->size - 1u);
-	/* The last message committed (it ends at prod_pvt: pos - size can only
-	 * wrap when it does not), not yet published, no reservation open, and
-	 * room after it before the end of the ring; the room is checked
-	 * against the free space already known, so this never reads the
-	 * peer's index. */
-	if ((uintptr_t)msg != (uintptr_t)r->payload + (uint32_t)(pos - size) || size > pos ||
-	    (uint32_t)(r->prod_pvt - r->prod_pub) < size || r->reserved != 0 || (more & 7u) != 0 ||
-	    more > r->size - pos || more > prod_free(r) || size + more > r->max_msg)
+	if ((more & 7u) != 0 || more > nc2_ring_extend_room(r, msg, size))
 		return NC2_ERR_AGAIN;
 	r->prod_pvt += more;
 	return NC2_OK;

@@ -342,14 +342,20 @@ START_TEST(test_extend)
 	rig_open(&g, 8, 0); /* 256 octets, max_msg 128 */
 	ck_assert_int_eq(nc2_ring_reserve(&g.p, 16, &s1), NC2_OK);
 	nc2_ring_commit(&g.p);
+	/* Room: min(before the end 240, free 240, max_msg - 16 = 112). */
+	ck_assert_uint_eq(nc2_ring_extend_room(&g.p, s1, 16), 112);
+	ck_assert_uint_eq(nc2_ring_extend_room(&g.p, s1, 8), 0);
 	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 16, 4), NC2_ERR_AGAIN); /* not x8 */
 	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 8, 8), NC2_ERR_AGAIN); /* does not end at prod */
 	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 16, 120), NC2_ERR_AGAIN); /* > max_msg */
 	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 16, 16), NC2_OK);
 	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 32, 32), NC2_OK);
+	ck_assert_uint_eq(nc2_ring_extend_room(&g.p, s1, 64), 64);
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 64, 72), NC2_ERR_AGAIN);
 	make_msg(s1, 64, 1);
 	/* Open reservation after it: no. Committed message after it: no. */
 	ck_assert_int_eq(nc2_ring_reserve(&g.p, 8, &s2), NC2_OK);
+	ck_assert_uint_eq(nc2_ring_extend_room(&g.p, s1, 64), 0);
 	ck_assert_int_eq(nc2_ring_extend(&g.p, s1, 64, 8), NC2_ERR_AGAIN);
 	make_msg(s2, 8, 2);
 	nc2_ring_commit(&g.p);
@@ -370,6 +376,36 @@ START_TEST(test_extend)
 	nc2_ring_commit(&g.p);
 	ck_assert_ptr_eq(s2, g.payload + 208);
 	ck_assert_int_eq(nc2_ring_extend(&g.p, s2, 48, 8), NC2_ERR_AGAIN); /* ends the ring */
+	ck_assert_uint_eq(nc2_ring_extend_room(&g.p, s2, 48), 0);
+	rig_close(&g);
+
+	/* The free space known to the producer binds: 120 octets consumed of
+	 * 256 produced, a message of 8 after the wrap may take 112 more. */
+	rig_open(&g, 8, 0);
+	ck_assert_int_eq(nc2_ring_reserve(&g.p, 120, &s1), NC2_OK);
+	make_msg(s1, 120, 1);
+	nc2_ring_commit(&g.p);
+	ck_assert_int_eq(nc2_ring_push(&g.p), 1);
+	consume_expect(&g, 120, 1);
+	nc2_ring_finish(&g.c);
+	ck_assert_int_eq(nc2_ring_reserve(&g.p, 120, &s1), NC2_OK);
+	make_msg(s1, 120, 2);
+	nc2_ring_commit(&g.p);
+	ck_assert_int_eq(nc2_ring_reserve(&g.p, 16, &s1), NC2_OK);
+	make_msg(s1, 16, 3);
+	nc2_ring_commit(&g.p);
+	ck_assert_int_eq(nc2_ring_reserve(&g.p, 8, &s2), NC2_OK); /* cons refreshed */
+	ck_assert_ptr_eq(s2, g.payload);
+	nc2_ring_commit(&g.p);
+	ck_assert_uint_eq(nc2_ring_extend_room(&g.p, s2, 8), 112);
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s2, 8, 120), NC2_ERR_AGAIN);
+	ck_assert_int_eq(nc2_ring_extend(&g.p, s2, 8, 112), NC2_OK);
+	make_msg(s2, 120, 4);
+	ck_assert_uint_eq(nc2_ring_extend_room(&g.p, s2, 120), 0); /* ring full */
+	nc2_ring_push(&g.p);
+	consume_expect(&g, 120, 2);
+	consume_expect(&g, 16, 3);
+	consume_expect(&g, 120, 4);
 	rig_close(&g);
 }
 END_TEST

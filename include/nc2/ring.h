@@ -126,6 +126,15 @@ NC2_API void nc2_ring_commit_lazy(nc2_ring_prod *r);
  */
 NC2_API int nc2_ring_extend(nc2_ring_prod *r, const uint8_t *msg, uint32_t size, uint32_t more);
 
+/**
+ * How many octets nc2_ring_extend() would accept now for the message at
+ * \p msg of \p size octets (a multiple of 8; 0 when it cannot grow). Valid
+ * until the next call on this producer, so a sender can write entries after
+ * the message and extend it once, by their total, before it reserves or
+ * publishes anything else.
+ */
+NC2_API uint32_t nc2_ring_extend_room(const nc2_ring_prod *r, const uint8_t *msg, uint32_t size);
+
 /** Octets that could be reserved now without waiting (refreshes cons). */
 NC2_API int nc2_ring_space(nc2_ring_prod *r);
 
