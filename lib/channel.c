@@ -115,7 +115,7 @@ struct nc2_channel {
 	 * octets and entries written, the octets the ring has of it, and how
 	 * many more it may take (batch_close()) */
 	uint8_t *batch;
-	uint32_t batch_size, batch_count, batch_ring, batch_room;
+	uint32_t batch_size, batch_count, batch_ring, batch_room; /* room: 0 = not asked */
 
 	/* TX in flight (ids handed to the peer) and completions */
 	nc2_bufid *txids;
@@ -355,20 +355,15 @@ static int is_fe(const nc2_channel *ch)
 	return ch->cfg.role == NC2_ROLE_FRONTEND;
 }
 
-/* An open batch grows in private (send_small()); the ring learns of the
+/* An open batch grows in private (batch_append()); the ring learns of the
  * entries appended, all at once, here, before anything else is reserved on
  * or published from the TX ring. It cannot run out of room: the batch took
- * at most what nc2_ring_extend_room() gave when it opened, and nothing else
- * used the ring since. */
-static int batch_close(nc2_channel *ch)
+ * at most what nc2_ring_extend_room() gave, and nothing else used the ring
+ * since. */
+NC2_SLOWPATH static int batch_end(nc2_channel *ch)
 {
 	uint8_t *b = ch->batch;
-	if (b == NULL)
-		return NC2_OK;
 	ch->batch = NULL;
-	ch->batch_room = 0;
-	if (ch->batch_size == ch->batch_ring)
-		return NC2_OK;
 	int rc = nc2_ring_extend(&ch->tx, b, ch->batch_ring, ch->batch_size - ch->batch_ring);
 	if (rc < 0)
 		return rc;
@@ -377,8 +372,18 @@ static int batch_close(nc2_channel *ch)
 	return NC2_OK;
 }
 
+static inline int batch_close(nc2_channel *ch)
+{
+	if (ch->batch == NULL)
+		return NC2_OK;
+	if (ch->batch_size != ch->batch_ring)
+		return batch_end(ch);
+	ch->batch = NULL; /* nothing appended: the ring has it all */
+	return NC2_OK;
+}
+
 /* Every reservation on the TX ring goes through here (batch first). */
-static int tx_reserve(nc2_channel *ch, uint32_t size, uint8_t **slot)
+static inline int tx_reserve(nc2_channel *ch, uint32_t size, uint8_t **slot)
 {
 	int rc = batch_close(ch);
 	return rc < 0 ? rc : nc2_ring_reserve(&ch->tx, size, slot);
@@ -1573,11 +1578,18 @@ static void abandon(nc2_channel *ch, uint8_t *slot, uint32_t size)
  * open, count full, or no room after it). */
 static inline int batch_append(nc2_channel *ch, const nc2_small *e, uint32_t esz)
 {
-	if (esz > ch->batch_room || ch->batch_count >= 0xffffu)
+	uint32_t want = ch->batch_size - ch->batch_ring + esz;
+	if (ch->batch == NULL || ch->batch_count >= 0xffffu)
 		return 0;
+	if (want > ch->batch_room) {
+		/* Asked here, not at open: a batch of one costs nothing
+		 * extra. Again only when out of room (then it closes). */
+		ch->batch_room = nc2_ring_extend_room(&ch->tx, ch->batch, ch->batch_ring);
+		if (want > ch->batch_room)
+			return 0;
+	}
 	small_entry_put(ch->batch + ch->batch_size, e);
 	ch->batch_size += esz;
-	ch->batch_room -= esz;
 	ch->batch_count++;
 	ch->st.tx_small++;
 	return 1;
@@ -1608,7 +1620,7 @@ static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet
 		ch->batch = slot;
 		ch->batch_size = ch->batch_ring = size;
 		ch->batch_count = 1;
-		ch->batch_room = nc2_ring_extend_room(&ch->tx, slot, size);
+		ch->batch_room = 0; /* asked at the first append */
 		ch->st.tx_small++;
 		return NC2_OK;
 	}

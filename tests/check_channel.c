@@ -895,6 +895,47 @@ START_TEST(test_ring_wrap)
 }
 END_TEST
 
+/* The frontend's data messages in the order it published them: PACKET as
+ * 0, SMALL_PACKETS as its entry count. */
+static uint32_t batch_log[16], batch_log_n;
+
+static void snoop_batches(ch_pair *p, int side, const nc2_msg *m)
+{
+	(void)p;
+	if (side != CH_FE || batch_log_n == 16)
+		return;
+	if (m->type == NC2_MSG_PACKET)
+		batch_log[batch_log_n++] = 0;
+	else if (m->type == NC2_MSG_SMALL_PACKETS)
+		batch_log[batch_log_n++] = m->u.smalls.count;
+}
+
+/* Inline frames grow one SMALL_PACKETS message until something else is
+ * written (here a granted frame) or it is published: each message then
+ * carries exactly its entries, and every frame arrives. */
+START_TEST(test_small_batch_grows)
+{
+	ch_pair *p = pair_default(12, 16, 1); /* 16 TX slots */
+	snoop_start(p, snoop_batches);
+	ch_connect(p);
+	batch_log_n = 0;
+	static const uint32_t lens[] = {60, 61, 128, 1000, 62, 63, 900, 64};
+	for (uint32_t i = 0; i < 8; i++)
+		ck_assert_int_eq(ch_send(p, CH_FE, &(ch_tx){.len = lens[i], .seq = i}), NC2_OK);
+	ck_assert_int_ge(ch_flush_side(p, CH_FE), 0);
+	ck_assert_int_eq(ch_send(p, CH_FE, &(ch_tx){.len = 65, .seq = 8}), NC2_OK);
+	ck_assert_int_eq(ch_send(p, CH_FE, &(ch_tx){.len = 66, .seq = 9}), NC2_OK);
+	ck_assert_int_ge(ch_flush_side(p, CH_FE), 0);
+	static const uint32_t want[] = {3, 0, 2, 0, 1, 2};
+	ck_assert_uint_eq(batch_log_n, 6);
+	for (uint32_t i = 0; i < 6; i++)
+		ck_assert_uint_eq(batch_log[i], want[i]);
+	ch_pump_ok(p);
+	ck_assert_uint_eq(p->side[CH_BE].rx_count, 10);
+	ch_finish(p);
+}
+END_TEST
+
 /* Regression: on a ring of 2^8 octets the largest message is 128 octets; a
  * 128-octet frame (the default small_max) would need a 152-octet inline
  * PACKET. nc2_channel_send() passes the oversized reservation to the ring
@@ -2302,6 +2343,7 @@ static Suite *channel_suite(void)
 	tc = tcase_create("ring");
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_ring_wrap, 0, 4);
+	tcase_add_test(tc, test_small_batch_grows);
 	tcase_add_test(tc, test_ring_tiny_inline_limit);
 	tcase_add_test(tc, test_ring_tiny_frag_limit);
 	tcase_add_test(tc, test_ring_full_again);
