@@ -111,11 +111,11 @@ struct nc2_channel {
 				SMALL_PACKETS octets of entries delivered */
 	uint8_t *msg;
 
-	/* SMALL_PACKETS message still open at the end of the TX ring: its
-	 * octets and entries written, the octets the ring has of it, and how
-	 * many more it may take (batch_close()) */
+	/* SMALL_PACKETS message still open at the end of the TX ring: octets
+	 * and entries written, octets committed to the ring (batch_end() adds
+	 * the rest), and the room the ring gave it (0: not asked yet) */
 	uint8_t *batch;
-	uint32_t batch_size, batch_count, batch_ring, batch_room; /* room: 0 = not asked */
+	uint32_t batch_size, batch_count, batch_ring, batch_room;
 
 	/* TX in flight (ids handed to the peer) and completions */
 	nc2_bufid *txids;
