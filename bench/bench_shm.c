@@ -1198,18 +1198,25 @@ static int mode_smoke(struct opts *o)
 		return rc;
 	char dir[PATH_MAX];
 	if (o->run_dir == NULL) {
-		/* A fresh private directory for the sockets under $TMPDIR: the
-		 * six trailing 'X' are mkdtemp()'s template, which it replaces
-		 * with a unique suffix when it creates the directory. */
+		/* A private directory for the sockets under $TMPDIR, named by our
+		 * pid and a counter: mkdir() creates it 0700 or fails, so a
+		 * directory someone else made is never used. */
 		const char *tmp = getenv("TMPDIR");
-		int n = snprintf(dir, sizeof(dir), "%s/nc2-bench-shm-XXXXXX",
-				 tmp && *tmp ? tmp : "/tmp");
-		if (n < 0 || (size_t)n >= sizeof(dir)) {
-			printf("SKIP: TMPDIR too long for a socket directory\n");
-			return 77;
+		int made = 0;
+		for (unsigned k = 0; k < 100 && !made; k++) {
+			int n = snprintf(dir, sizeof(dir), "%s/nc2-bench-shm-%ld-%u",
+					 tmp && *tmp ? tmp : "/tmp", (long)getpid(), k);
+			if (n < 0 || (size_t)n >= sizeof(dir)) {
+				printf("SKIP: TMPDIR too long for a socket directory\n");
+				return 77;
+			}
+			if (mkdir(dir, 0700) == 0)
+				made = 1;
+			else if (errno != EEXIST)
+				break;
 		}
-		if (mkdtemp(dir) == NULL) {
-			printf("SKIP: mkdtemp: %s\n", strerror(errno));
+		if (!made) {
+			printf("SKIP: mkdir %s: %s\n", dir, strerror(errno));
 			return 77;
 		}
 		o->run_dir = dir;

@@ -493,6 +493,12 @@ static int cq_full(const nc2_channel *ch)
 	return ch->cq_tail - ch->cq_head >= ch->cq_cap;
 }
 
+/* Room for one more send's completion on top of every one already owed. */
+static inline int cq_room(const nc2_channel *ch)
+{
+	return ch->cq_tail - ch->cq_head + nc2_bufid_in_flight(ch->txids) < ch->cq_cap;
+}
+
 /* ---- init --------------------------------------------------------------- */
 
 /* Frontend: append RX buffer \p b to its queue's list of unposted buffers. */
@@ -1894,7 +1900,7 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 	    pkt->len >= NC2_MIN_PACKET_BYTES && pkt->len <= ch->cfg.small_max &&
 	    ((pkt->flags & ~(uint32_t)NC2_PACKET_FLAG_data_validated) | pkt->seg_type | pkt->mss |
 	     pkt->csum_start | pkt->csum_offset) == 0 &&
-	    ch->cq_tail - ch->cq_head + nc2_bufid_in_flight(ch->txids) < ch->cq_cap) {
+	    cq_room(ch)) {
 		const nc2_small e = {
 		    .len = (uint16_t)pkt->len, .flags = (uint8_t)pkt->flags, .data = pkt->data};
 		if (batch_append(ch, &e, NC2_SMALL_ENT_SIZE(pkt->len))) {
@@ -1921,8 +1927,7 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 	rc = tx_meta(ch, pkt, &p);
 	if (rc < 0)
 		return rc;
-	/* Room for this completion on top of every one already owed. */
-	if (ch->cq_tail - ch->cq_head + nc2_bufid_in_flight(ch->txids) >= ch->cq_cap)
+	if (!cq_room(ch))
 		return NC2_ERR_AGAIN;
 
 	/* Deferring needs end_access: see nc2_channel_tick(). */

@@ -338,7 +338,6 @@ int nc2_ring_push(nc2_ring_prod *r)
 	/* P3: prod store before the prod_event and wake_lazy loads; pairs with
 	 * C3 (fence between storing them and re-reading prod in final_check). */
 	nc2_fence_full();
-	uint32_t event = ctrl_load_once(r->ctrl, NC2_RING_OFF_PROD_EVENT);
 	/* Only lazy messages since the last test: skip it unless the consumer
 	 * asked for them or half a ring went by (which bounds what a sleeping
 	 * consumer leaves unread and keeps new - ev_base from wrapping). A
@@ -347,6 +346,7 @@ int nc2_ring_push(nc2_ring_prod *r)
 	    ctrl_load_once(r->ctrl, NC2_RING_OFF_WAKE_LAZY) == 0)
 		return 0;
 	/* The test covers every octet published since the last one. */
+	uint32_t event = ctrl_load_once(r->ctrl, NC2_RING_OFF_PROD_EVENT);
 	uint32_t base = r->ev_base;
 	r->ev_base = new_idx;
 	r->eager = 0;
