@@ -152,6 +152,8 @@ struct nc2_channel {
 	uint8_t mcast[MCAST_CAP][6];
 	uint32_t nr_mcast;
 	uint8_t has_default;
+	uint8_t nr_bq;     /* queues created (never destroyed) */
+	uint8_t steer_one; /* 1 + the only queue, when it takes every frame */
 
 	uint64_t now; /* last nc2_channel_tick() */
 	nc2_channel_stats st;
@@ -1225,7 +1227,7 @@ static int on_post(nc2_channel *ch, const nc2_msg *m)
 		return NC2_ERR_PEER_LIMIT;
 	for (uint32_t i = 0; i < p->count; i++) {
 		nc2_post_buf b;
-		nc2_post_entry(m, i, &b);
+		post_entry_get(m, i, &b);
 		if (b.length > q->buf_size)
 			return NC2_ERR_PEER_BAD_FRAG;
 		if ((b.flags & NC2_POST_FLAG_STICKY) && !(ch->features & NC2_FEATURE_STICKY))
@@ -1233,7 +1235,7 @@ static int on_post(nc2_channel *ch, const nc2_msg *m)
 	}
 	for (uint32_t i = 0; i < p->count; i++) {
 		nc2_post_buf b;
-		nc2_post_entry(m, i, &b);
+		post_entry_get(m, i, &b);
 		uint32_t e = ch->posted_free;
 		struct posted *pe = &ch->posted[e];
 		ch->posted_free = pe->next;
@@ -1289,6 +1291,13 @@ static int on_reclaim(nc2_channel *ch, uint32_t v)
 	return NC2_OK;
 }
 
+static const uint8_t zero_mac[6];
+
+static int mac_eq(const uint8_t *a, const uint8_t *b)
+{
+	return memcmp(a, b, 6) == 0;
+}
+
 static int on_rxq(nc2_channel *ch, const struct nc2_msg_rxq *r)
 {
 	if (r->queue >= ch->nr_rxq || ch->bq[r->queue].exists ||
@@ -1304,6 +1313,13 @@ static int on_rxq(nc2_channel *ch, const struct nc2_msg_rxq *r)
 	queue_level(ch, r->queue);
 	if (r->flags & NC2_RXQ_FLAG_DEFAULT)
 		ch->has_default = 1;
+	/* A lone default queue without MAC or VLAN filter: steer() would
+	 * pick it for every frame, so the send path skips steer(). */
+	ch->nr_bq++;
+	ch->steer_one = ch->nr_bq == 1 && (r->flags & NC2_RXQ_FLAG_DEFAULT) && r->vlan == 0 &&
+				mac_eq(q->mac, zero_mac)
+			    ? (uint8_t)(r->queue + 1u)
+			    : 0;
 	return NC2_OK;
 }
 
@@ -1726,18 +1742,12 @@ undo:
 	return rc;
 }
 
-static int mac_eq(const uint8_t *a, const uint8_t *b)
-{
-	return memcmp(a, b, 6) == 0;
-}
-
 /* Backend: the queue for a frame, by destination MAC and VLAN. Group and
  * unmatched frames go to the default queue. Among matching queues, the
  * smallest class that holds the frame in one buffer wins; failing that the
  * largest class with buffers. */
 static int steer(const nc2_channel *ch, const uint8_t *frame, uint32_t len)
 {
-	static const uint8_t zero_mac[6];
 	uint16_t vid = 0;
 	int best = -1, big = -1, dflt = -1, matched = 0;
 
@@ -1787,17 +1797,22 @@ static void to_return_list(nc2_channel *ch, uint32_t e)
 /* Backend: fill posted buffers and send a pre_posted packet. */
 static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p)
 {
-	int qi = steer(ch, pkt->data, pkt->len);
+	int qi = ch->steer_one ? ch->steer_one - 1 : steer(ch, pkt->data, pkt->len);
 	if (qi < 0 || ch->bq[qi].count == 0) {
 		ch->st.drop_no_buffer++;
 		return 2;
 	}
 	struct be_queue *q = &ch->bq[qi];
-	/* Buffers needed, by the length each was posted with (<= buf_size). */
-	uint32_t n = 0, left = pkt->len;
-	for (uint32_t e = q->head; e != NONE && left && n <= NC2_MAX_FRAGS_LIMIT;
-	     e = ch->posted[e].next, n++)
-		left -= left < ch->posted[e].len ? left : ch->posted[e].len;
+	/* Buffers needed, by the length each was posted with (<= buf_size):
+	 * usually the first holds the whole frame. */
+	uint32_t n = 1, left = 0;
+	if (ch->posted[q->head].len < pkt->len) {
+		n = 0;
+		left = pkt->len;
+		for (uint32_t e = q->head; e != NONE && left && n <= NC2_MAX_FRAGS_LIMIT;
+		     e = ch->posted[e].next, n++)
+			left -= left < ch->posted[e].len ? left : ch->posted[e].len;
+	}
 	if (left && n <= NC2_MAX_FRAGS_LIMIT) {
 		ch->st.drop_no_buffer++;
 		return 2;

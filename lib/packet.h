@@ -106,4 +106,17 @@ static inline uint32_t small_entry_get(const uint8_t *b, nc2_small *e)
 	return NC2_SMALL_ENT_SIZE(e->len);
 }
 
+/* Read POST_BUFFERS entry \p i of \p m (decoded, so in range) into \p b.
+ * nc2_post_entry() and the backend's on_post(). */
+static inline void post_entry_get(const nc2_msg *m, uint32_t i, nc2_post_buf *b)
+{
+	const uint8_t *e = m->u.post.entries + (size_t)i * NC2_POST_ENTRY_SIZE;
+
+	b->buf_id = nc2_get_le32(e + NC2_POST_ENTRY_OFF_BUF_ID);
+	b->gref = nc2_get_le32(e + NC2_POST_ENTRY_OFF_GREF);
+	b->offset = nc2_get_le16(e + NC2_POST_ENTRY_OFF_OFFSET);
+	b->length = nc2_get_le16(e + NC2_POST_ENTRY_OFF_LENGTH);
+	b->flags = nc2_get_le16(e + NC2_POST_ENTRY_OFF_FLAGS);
+}
+
 #endif /* NC2_LIB_PACKET_H */

@@ -490,13 +490,7 @@ int nc2_post_encode(uint8_t *buf, size_t cap, uint8_t queue, const nc2_post_buf 
 
 void nc2_post_entry(const nc2_msg *m, uint32_t i, nc2_post_buf *b)
 {
-	const uint8_t *e = m->u.post.entries + (size_t)i * NC2_POST_ENTRY_SIZE;
-
-	b->buf_id = nc2_get_le32(e + NC2_POST_ENTRY_OFF_BUF_ID);
-	b->gref = nc2_get_le32(e + NC2_POST_ENTRY_OFF_GREF);
-	b->offset = nc2_get_le16(e + NC2_POST_ENTRY_OFF_OFFSET);
-	b->length = nc2_get_le16(e + NC2_POST_ENTRY_OFF_LENGTH);
-	b->flags = nc2_get_le16(e + NC2_POST_ENTRY_OFF_FLAGS);
+	post_entry_get(m, i, b);
 }
 
 /* RETURN_BUFFERS and FINISH_PACKETS: count, reserved, ids, zero pad. */

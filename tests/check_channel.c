@@ -1243,6 +1243,54 @@ START_TEST(test_steer_empty_match)
 }
 END_TEST
 
+/* One queue: only a default queue without MAC or VLAN filter takes every
+ * frame unmatched (the send path then skips steer()); one with either filter
+ * is still steered frame by frame. */
+START_TEST(test_steer_one_queue)
+{
+	static const struct {
+		const uint8_t *mac;
+		uint16_t vlan;
+		int dflt;
+	} q[] = {{NULL, 0, 1}, {NULL, 5, 1}, {mac_b, 0, 0}, {mac_b, 0, 1}};
+	/* Per queue config: queue 0 or drop (-1) for bcast, untagged unicast to
+	 * mac_x, to mac_b, and VLAN 5 / 9 tagged unicast to mac_x. */
+	static const int want[4][5] = {
+	    {0, 0, 0, 0, 0}, {-1, -1, -1, 0, -1}, {-1, -1, 0, -1, -1}, {0, 0, 0, 0, 0}};
+	for (uint32_t i = 0; i < 4; i++) {
+		nc2_channel_config f, b;
+		cfg_fe(&f);
+		cfg_be(&b);
+		f.nr_rxq = 0;
+		set_rxq(&f, 0, 2048, 8, q[i].mac, q[i].vlan, q[i].dflt);
+		ch_pair *p = ch_pair_new(&f, &b, 15, 4, 1);
+		ch_connect(p);
+		const ch_tx tx[5] = {{.len = 300, .dst = bcast},
+				     {.len = 300, .dst = mac_x},
+				     {.len = 300, .dst = mac_b},
+				     {.len = 300, .dst = mac_x, .vlan = 5},
+				     {.len = 300, .dst = mac_x, .vlan = 9}};
+		uint32_t got = 0, dropped = 0;
+		for (uint32_t k = 0; k < 5; k++) {
+			ch_tx t = tx[k];
+			t.seq = k;
+			t.queue = want[i][k];
+			int rc = ch_send(p, CH_BE, &t);
+			ck_assert_msg(rc == (want[i][k] < 0 ? 1 : NC2_OK),
+				      "queue config %u, frame %u: send %d", i, k, rc);
+			if (rc == NC2_OK)
+				got++;
+			else
+				dropped++;
+		}
+		ch_pump_ok(p);
+		ck_assert_uint_eq(p->side[CH_FE].rx_count, got);
+		ck_assert_uint_eq(ch_stats(p, CH_BE).drop_no_buffer, dropped);
+		ch_finish(p);
+	}
+}
+END_TEST
+
 /* No posted buffer: the backend drops and counts, never blocks. */
 START_TEST(test_no_buffer_drop)
 {
@@ -2355,6 +2403,7 @@ static Suite *channel_suite(void)
 	tcase_add_test(tc, test_steer_default_vlan);
 	tcase_add_test(tc, test_steer_zero_mac);
 	tcase_add_test(tc, test_steer_empty_match);
+	tcase_add_test(tc, test_steer_one_queue);
 	tcase_add_test(tc, test_no_buffer_drop);
 	tcase_add_test(tc, test_drop_not_a_message);
 	suite_add_tcase(s, tc);
