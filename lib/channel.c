@@ -1784,15 +1784,17 @@ static uint32_t pop_posted(nc2_channel *ch, struct be_queue *q)
 	return e;
 }
 
-static void to_return_list(nc2_channel *ch, uint32_t e)
+/* Grant copies into posted buffers, a batch of them. */
+static int copy_posted(nc2_channel *ch, nc2_copy_op *ops, uint32_t nops)
 {
-	ch->posted[e].next = NONE;
-	if (ch->ret_tail == NONE)
-		ch->ret_head = e;
-	else
-		ch->posted[ch->ret_tail].next = e;
-	ch->ret_tail = e;
+	ch->st.copy_ops++;
+	ch->st.copy_segs += nops;
+	return nc2_tp_copy(ch->t, ops, nops);
 }
+
+/* Grant copies batched per call: enough for a 9000 B frame in 2 KiB
+ * buffers; a larger frame takes more calls. */
+#define POSTED_COPY_BATCH 8u
 
 /* Backend: fill posted buffers and send a pre_posted packet. */
 static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p)
@@ -1827,44 +1829,54 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 		return rc;
 
 	nc2_frag frags[NC2_MAX_FRAGS_LIMIT];
-	nc2_copy_op ops[NC2_MAX_FRAGS_LIMIT];
-	uint32_t ents[NC2_MAX_FRAGS_LIMIT], nops = 0, at = 0;
+	nc2_copy_op ops[POSTED_COPY_BATCH];
+	/* The n buffers taken stay linked first..last in queue order
+	 * (pop_posted() leaves their links alone): one splice frees them. */
+	uint32_t first = q->head, last = first, nops = 0, at = 0;
 	int bad = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t e = ents[i] = pop_posted(ch, q);
-		const struct posted *pe = &ch->posted[e];
+		last = pop_posted(ch, q);
+		const struct posted *pe = &ch->posted[last];
 		uint32_t len = pkt->len - at < pe->len ? pkt->len - at : pe->len;
+		const uint8_t *src = pkt->data + at;
 		frags[i] = (nc2_frag){.ref = pe->buf_id, .off = 0, .size = (uint16_t)len};
+		at += len;
+		if (bad)
+			continue;
 		if ((pe->flags & NC2_POST_FLAG_STICKY) && ch->gcache) {
 			/* Map RX buffers only while the cache has room: evicting the
 			 * header pool to save one grant copy is a bad trade. */
 			rc = nc2_gcache_copy(ch->gcache, pe->gref, NC2_GCACHE_NOEVICT, pe->off,
-					     (void *)(uintptr_t)(pkt->data + at), len, 1);
+					     (void *)(uintptr_t)src, len, 1);
 			if (rc == NC2_ERR_PEER_GRANT)
 				return fail(ch, rc);
-			if (rc >= 0) {
-				if (rc == 1)
-					ack_due(ch, pe->gref);
-				at += len;
+			if (rc == 1)
+				ack_due(ch, pe->gref);
+			if (rc >= 0)
+				continue;
+			if (rc != NC2_ERR_AGAIN) {
+				bad = 1;
 				continue;
 			}
-			if (rc != NC2_ERR_AGAIN)
+		}
+		if (nops == POSTED_COPY_BATCH) {
+			rc = copy_posted(ch, ops, nops);
+			nops = 0;
+			/* A posted buffer must stay writable while it is posted. */
+			if (rc == NC2_ERR_PEER_GRANT)
+				return fail(ch, rc);
+			if (rc < 0) {
 				bad = 1;
+				continue;
+			}
 		}
-		if (!bad) {
-			nc2_copy_op *o = &ops[nops++];
-			o->src = (nc2_copy_end){.local = (void *)(uintptr_t)(pkt->data + at)};
-			o->dst = (nc2_copy_end){.gref = pe->gref, .offset = pe->off};
-			o->len = (uint16_t)len;
-		}
-		at += len;
+		ops[nops++] = (nc2_copy_op){.src = {.local = (void *)(uintptr_t)src},
+					    .dst = {.gref = pe->gref, .offset = pe->off},
+					    .len = (uint16_t)len};
 	}
 	queue_level(ch, (uint32_t)qi);
-	if (nops) {
-		ch->st.copy_ops++;
-		ch->st.copy_segs += nops;
-		rc = nc2_tp_copy(ch->t, ops, nops);
-		/* A posted buffer must stay writable while it is posted. */
+	if (nops && !bad) {
+		rc = copy_posted(ch, ops, nops);
 		if (rc == NC2_ERR_PEER_GRANT)
 			return fail(ch, rc);
 		if (rc < 0)
@@ -1872,17 +1884,19 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 	}
 	if (bad) {
 		/* The copy itself failed: give the buffers back, count the drop. */
-		for (uint32_t i = 0; i < n; i++)
-			to_return_list(ch, ents[i]);
+		if (ch->ret_tail == NONE)
+			ch->ret_head = first;
+		else
+			ch->posted[ch->ret_tail].next = first;
+		ch->ret_tail = last;
+		ch->posted[last].next = NONE;
 		ch->st.drop_copy_failed++;
 		abandon(ch, slot, size);
 		return 2;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		ch->posted[ents[i]].next = ch->posted_free;
-		ch->posted_free = ents[i];
-		ch->posted_count--;
-	}
+	ch->posted[last].next = ch->posted_free;
+	ch->posted_free = first;
+	ch->posted_count -= n;
 	p->type = NC2_PACKET_TYPE_pre_posted;
 	p->nr_frags = (uint16_t)n;
 	nc2_packet_encode(slot, size, p, frags, NULL);
