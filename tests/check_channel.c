@@ -1291,6 +1291,46 @@ START_TEST(test_steer_one_queue)
 }
 END_TEST
 
+/* A grant copy into posted buffers that fails drops the frame, counts it and
+ * returns every buffer it took to the frontend, which posts them again:
+ * nine buffers whose second batch of copies fails, then three whose first
+ * does. Later frames of the same sizes arrive whole. */
+START_TEST(test_posted_copy_fails)
+{
+	nc2_channel_config f, b;
+	cfg_fe(&f);
+	cfg_be(&b);
+	f.nr_rxq = 0;
+	set_rxq(&f, 0, 1024, 16, NULL, 0, 1);
+	b.gcache_entries = 0; /* every copy is a grant copy */
+	ch_pair *p = ch_pair_new(&f, &b, 15, 4, 1);
+	ch_connect(p);
+	static const struct {
+		uint32_t len, nth, bufs;
+	} c[] = {{9000, 9, 9}, {3000, 2, 3}};
+	uint32_t returned = 0, seq = 0;
+	for (uint32_t i = 0; i < 2; i++) {
+		nc2_lo_fail_nth(&p->side[CH_BE].lo, NC2_TP_COPY, c[i].nth, NC2_ERR_TRANSPORT);
+		int rc = ch_send(p, CH_BE, &(ch_tx){.len = c[i].len, .seq = seq++, .queue = -1});
+		ck_assert_msg(rc == 1, "%u octets, copy %u fails: send %d (want drop, 1)", c[i].len,
+			      c[i].nth, rc);
+		ck_assert_uint_eq(ch_stats(p, CH_BE).drop_copy_failed, i + 1);
+		ch_pump_ok(p);
+		returned += c[i].bufs;
+		nc2_channel_stats fs = ch_stats(p, CH_FE);
+		ck_assert_uint_eq(fs.buffers_returned, returned);
+		ck_assert_uint_eq(fs.rx_buffers_posted, 16);
+		ck_assert_uint_eq(ch_stats(p, CH_BE).buffers_returned, returned);
+		ch_send_ok(p, CH_BE, &(ch_tx){.len = c[i].len, .seq = seq++});
+		ch_pump_ok(p);
+		ck_assert_uint_eq(p->side[CH_FE].rx_count, i + 1);
+	}
+	ch_close(p);
+	ck_assert_uint_eq(ch_stats(p, CH_FE).rx_buffers_posted, 0);
+	ch_release_ok(p);
+}
+END_TEST
+
 /* No posted buffer: the backend drops and counts, never blocks. */
 START_TEST(test_no_buffer_drop)
 {
@@ -2404,6 +2444,7 @@ static Suite *channel_suite(void)
 	tcase_add_test(tc, test_steer_zero_mac);
 	tcase_add_test(tc, test_steer_empty_match);
 	tcase_add_test(tc, test_steer_one_queue);
+	tcase_add_test(tc, test_posted_copy_fails);
 	tcase_add_test(tc, test_no_buffer_drop);
 	tcase_add_test(tc, test_drop_not_a_message);
 	suite_add_tcase(s, tc);
