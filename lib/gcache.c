@@ -210,6 +210,23 @@ static void lru_unlink(nc2_gcache *c, uint32_t idx)
 	e->flags &= ~(uint32_t)E_LRU;
 }
 
+/* Move entry \p idx, on the list but not its head, to the head: an idle hit.
+ * Neither end can be NIL here (idx has a predecessor, the head is another
+ * entry), so this is lru_unlink() + lru_push_head() without their tests. */
+static inline void lru_touch(nc2_gcache *c, uint32_t idx)
+{
+	struct entry *e = &c->e[idx];
+	c->e[e->prev].next = e->next;
+	if (e->next != NIL)
+		c->e[e->next].prev = e->prev;
+	else
+		c->lru_tail = e->prev;
+	e->prev = NIL;
+	e->next = c->lru_head;
+	c->e[c->lru_head].prev = idx;
+	c->lru_head = idx;
+}
+
 /* ---- transport ------------------------------------------------------------- */
 
 /* One status for a batch of one: the op's own status first. */
@@ -492,10 +509,8 @@ int nc2_gcache_copy(nc2_gcache *c, uint32_t gref, uint32_t flags, uint32_t off, 
 	if (e == NULL || e->pins != 0 || (e->flags & E_PENDING) || (to_page && (e->flags & E_RO)))
 		return copy_pinned(c, gref, flags, off, local, len, to_page);
 	/* Hit on an idle entry: one lookup and an LRU touch, no pin. */
-	if (c->lru_head != idx) {
-		lru_unlink(c, idx);
-		lru_push_head(c, idx);
-	}
+	if (c->lru_head != idx)
+		lru_touch(c, idx);
 	c->hits++;
 	page_copy(e->addr, off, local, len, to_page);
 	return 0;

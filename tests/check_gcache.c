@@ -448,6 +448,30 @@ START_TEST(test_lru_touch)
 }
 END_TEST
 
+/* nc2_gcache_copy()'s idle hit touches the LRU list too, at its tail and in
+ * its middle. */
+START_TEST(test_copy_lru_touch)
+{
+	struct fx x;
+	fx_open(&x, 4, 8);
+	for (uint32_t g = 0; g < 4; g++)
+		get_put(&x, g);
+	/* Copy from the oldest (0), then from 2: now 1 is the oldest, then 3, 0, 2. */
+	static const uint32_t touch[] = {0, 2}, evicted[] = {1, 3, 0, 2};
+	for (uint32_t i = 0; i < 2; i++) {
+		uint64_t v = 0;
+		T_EQ(nc2_gcache_copy(x.c, touch[i], 0, 0, &v, sizeof(v), 0), 0);
+		T_EQ(v, touch[i]);
+	}
+	for (uint32_t i = 0; i < 4; i++) {
+		get_put(&x, 10 + i);
+		ck_assert_uint_eq(x.f->last_unmapped, evicted[i]);
+	}
+	ck_assert_uint_eq(stats(&x).hits, 2);
+	fx_close(&x);
+}
+END_TEST
+
 START_TEST(test_set_limit)
 {
 	struct fx x;
@@ -1231,6 +1255,7 @@ static Suite *gcache_suite(void)
 	tcase_add_test(tc, test_hit_miss);
 	tcase_add_test(tc, test_evict_lru);
 	tcase_add_test(tc, test_lru_touch);
+	tcase_add_test(tc, test_copy_lru_touch);
 	tcase_add_test(tc, test_set_limit);
 	tcase_add_test(tc, test_flush);
 	tcase_add_test(tc, test_readonly);
