@@ -1000,6 +1000,14 @@ static void rx_meta(nc2_rxbuf *rb, uint8_t flags, uint16_t csum_start, uint16_t 
 	rb->queue = 0;
 }
 
+/* One batch of grant copies, counted. */
+static int grant_copy(nc2_channel *ch, nc2_copy_op *ops, uint32_t nops)
+{
+	ch->st.copy_ops++;
+	ch->st.copy_segs += nops;
+	return nc2_tp_copy(ch->t, ops, nops);
+}
+
 /* Copy granted fragments (and a sticky header through the cache). */
 static int pull_granted(nc2_channel *ch, const nc2_msg *m, uint8_t *dst)
 {
@@ -1031,12 +1039,8 @@ static int pull_granted(nc2_channel *ch, const nc2_msg *m, uint8_t *dst)
 		}
 		at += f.size;
 	}
-	if (nops) {
-		ch->st.copy_ops++;
-		ch->st.copy_segs += nops;
-		if (nc2_tp_copy(ch->t, ops, nops) < 0)
-			bad = 1;
-	}
+	if (nops && grant_copy(ch, ops, nops) < 0)
+		bad = 1;
 	return bad ? NC2_ERR_TRANSPORT : NC2_OK;
 }
 
@@ -1784,14 +1788,6 @@ static uint32_t pop_posted(nc2_channel *ch, struct be_queue *q)
 	return e;
 }
 
-/* Grant copies into posted buffers, a batch of them. */
-static int copy_posted(nc2_channel *ch, nc2_copy_op *ops, uint32_t nops)
-{
-	ch->st.copy_ops++;
-	ch->st.copy_segs += nops;
-	return nc2_tp_copy(ch->t, ops, nops);
-}
-
 /* Grant copies batched per call: enough for a 9000 B frame in 2 KiB
  * buffers; a larger frame takes more calls. */
 #define POSTED_COPY_BATCH 8u
@@ -1860,7 +1856,7 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 			}
 		}
 		if (nops == POSTED_COPY_BATCH) {
-			rc = copy_posted(ch, ops, nops);
+			rc = grant_copy(ch, ops, nops);
 			nops = 0;
 			/* A posted buffer must stay writable while it is posted. */
 			if (rc == NC2_ERR_PEER_GRANT)
@@ -1876,7 +1872,7 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 	}
 	queue_level(ch, (uint32_t)qi);
 	if (nops && !bad) {
-		rc = copy_posted(ch, ops, nops);
+		rc = grant_copy(ch, ops, nops);
 		if (rc == NC2_ERR_PEER_GRANT)
 			return fail(ch, rc);
 		if (rc < 0)
