@@ -120,7 +120,7 @@ static size_t fixed_size(uint8_t t)
 
 static int known_type(uint8_t t)
 {
-	return (t >= NC2_MSG_SET_MAX_PACKETS && t <= NC2_MSG_SMALL_PACKETS) || t == NC2_MSG_PAD;
+	return (t >= NC2_MSG_SET_MAX_PACKETS && t <= NC2_MSG_POSTED_PACKETS) || t == NC2_MSG_PAD;
 }
 
 /* Size rule of a variable type broken: the body is examined loosely. */
@@ -233,6 +233,21 @@ static void ref_smalls(struct view *v, uint32_t sz)
 	}
 	if (at != sz)
 		broken(v, NC2_ERR_PEER_MSG_SIZE);
+}
+
+/* POSTED_PACKETS: a fixed-size entry each; len and flags are the
+ * channel's to check. */
+static void ref_posteds(struct view *v, size_t len, uint32_t sz)
+{
+	uint32_t count = fz_le16(v->b + NC2_POSTEDS_OFF_COUNT); /* sz >= 8 here */
+	if (count < 1)
+		broken(v, NC2_ERR_PEER_BAD_VALUE);
+	rsvd16(v, NC2_POSTEDS_OFF_RSVD);
+	if (sz != NC2_POSTEDS_OFF_ENTRIES + NC2_POSTED_ENT_SIZE * count)
+		bad_size(v, len);
+	for (uint32_t i = 0; i < count; i++)
+		rsvd8(v, NC2_POSTEDS_OFF_ENTRIES + (size_t)NC2_POSTED_ENT_SIZE * i +
+			     NC2_POSTED_ENT_OFF_RSVD);
 }
 
 static void ref_bypass(struct view *v, size_t len, uint8_t t, uint32_t sz)
@@ -374,6 +389,9 @@ static struct ref ref_decode(const uint8_t *b, size_t len)
 	case NC2_MSG_SMALL_PACKETS:
 		ref_smalls(&v, sz);
 		break;
+	case NC2_MSG_POSTED_PACKETS:
+		ref_posteds(&v, len, sz);
+		break;
 	case NC2_MSG_BYPASS_FRONTEND:
 	case NC2_MSG_BYPASS_BACKEND:
 		ref_bypass(&v, len, t, sz);
@@ -433,6 +451,15 @@ static int encode(const nc2_msg *m, size_t cap, uint8_t **out)
 		for (uint32_t i = 0, off = 0; i < m->u.smalls.count; i++)
 			off = nc2_small_entry(m, off, &e[i]);
 		rc = nc2_smalls_encode(buf, cap, e, m->u.smalls.count);
+		free(e);
+		break;
+	}
+	case NC2_MSG_POSTED_PACKETS: {
+		nc2_posted *e = malloc(sizeof(*e) * m->u.posteds.count);
+		FUZZ_CHECK(e != NULL);
+		for (uint32_t i = 0; i < m->u.posteds.count; i++)
+			nc2_posted_entry(m, i, &e[i]);
+		rc = nc2_posteds_encode(buf, cap, e, m->u.posteds.count);
 		free(e);
 		break;
 	}
@@ -502,6 +529,13 @@ static void check_layout(const nc2_msg *m, const uint8_t *data)
 		FUZZ_CHECK(NC2_SMALLS_OFF_ENTRIES + off == m->size);
 		break;
 	}
+	case NC2_MSG_POSTED_PACKETS:
+		FUZZ_CHECK(m->u.posteds.count >= 1);
+		FUZZ_CHECK(m->u.posteds.entries == data + NC2_POSTEDS_OFF_ENTRIES);
+		FUZZ_CHECK(NC2_POSTEDS_OFF_ENTRIES +
+			       NC2_POSTED_ENT_SIZE * (uint32_t)m->u.posteds.count ==
+			   m->size);
+		break;
 	case NC2_MSG_RETURN_BUFFERS:
 	case NC2_MSG_FINISH_PACKETS:
 		FUZZ_CHECK(m->u.ret.count >= 1);
@@ -686,8 +720,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* nc2_msg_encode refuses the variable-size types. */
 	if (m.type == NC2_MSG_PACKET || m.type == NC2_MSG_POST_BUFFERS ||
 	    m.type == NC2_MSG_RETURN_BUFFERS || m.type == NC2_MSG_FINISH_PACKETS ||
-	    m.type == NC2_MSG_SMALL_PACKETS || m.type == NC2_MSG_BYPASS_FRONTEND ||
-	    m.type == NC2_MSG_BYPASS_BACKEND) {
+	    m.type == NC2_MSG_SMALL_PACKETS || m.type == NC2_MSG_POSTED_PACKETS ||
+	    m.type == NC2_MSG_BYPASS_FRONTEND || m.type == NC2_MSG_BYPASS_BACKEND) {
 		static uint8_t tmp[NC2_MSG_MAX_SIZE];
 		FUZZ_CHECK(nc2_msg_encode(&m, tmp, sizeof(tmp)) == NC2_ERR_INVALID_ARG);
 	}

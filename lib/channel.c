@@ -108,14 +108,17 @@ struct nc2_channel {
 	uint32_t stash_len;
 	nc2_msg stash_m;     /* the stash, decoded once */
 	uint32_t stash_done; /* progress in the stash: FINISH_PACKETS ids handled,
-				SMALL_PACKETS octets of entries delivered */
+				SMALL_PACKETS octets of entries delivered,
+				POSTED_PACKETS entries delivered */
 	uint8_t *msg;
 
-	/* SMALL_PACKETS message still open at the end of the TX ring: octets
-	 * and entries written, octets committed to the ring (batch_end() adds
-	 * the rest), and the room the ring gave it (0: not asked yet) */
+	/* SMALL_PACKETS or POSTED_PACKETS (batch_type) message still open at
+	 * the end of the TX ring: octets and entries written, octets committed
+	 * to the ring (batch_end() adds the rest), and the room the ring gave
+	 * it (0: not asked yet) */
 	uint8_t *batch;
 	uint32_t batch_size, batch_count, batch_ring, batch_room;
+	uint8_t batch_type;
 
 	/* TX in flight (ids handed to the peer) and completions */
 	nc2_bufid *txids;
@@ -321,7 +324,8 @@ void nc2_channel_config_default(nc2_channel_config *cfg, uint32_t role)
 	cfg->features = NC2_FEATURE_CSUM | NC2_FEATURE_TSO4 | NC2_FEATURE_TSO6 |
 			NC2_FEATURE_STICKY | NC2_FEATURE_MCAST | NC2_FEATURE_DEFERRED_COPY |
 			NC2_FEATURE_FINISH_BATCH | NC2_FEATURE_SMALL_BATCH |
-			NC2_FEATURE_LAZY_POSTS | (role == NC2_ROLE_BACKEND ? 0u : NC2_FEATURE_LRO);
+			NC2_FEATURE_LAZY_POSTS | NC2_FEATURE_POSTED_BATCH |
+			(role == NC2_ROLE_BACKEND ? 0u : NC2_FEATURE_LRO);
 	cfg->offloads = NC2_OFFLOAD_CSUM;
 	cfg->max_frags = 18;
 	cfg->max_packets = 256;
@@ -357,7 +361,7 @@ static int is_fe(const nc2_channel *ch)
 	return ch->cfg.role == NC2_ROLE_FRONTEND;
 }
 
-/* An open batch grows in private (batch_append()); the ring learns of the
+/* An open batch grows in private (batch_entry()); the ring learns of the
  * entries appended, all at once, here, before anything else is reserved on
  * or published from the TX ring. It cannot run out of room: the batch took
  * at most what nc2_ring_extend_room() gave, and nothing else used the ring
@@ -1044,6 +1048,38 @@ static int pull_granted(nc2_channel *ch, const nc2_msg *m, uint8_t *dst)
 	return bad ? NC2_ERR_TRANSPORT : NC2_OK;
 }
 
+/* Frontend: consume the posted buffer that \p f names, its octets at \p at
+ * in rb's buffer (\p fits) or lent in place (\p lend: the whole packet). */
+static int take_posted(nc2_channel *ch, const nc2_frag *f, nc2_rxbuf *rb, uint32_t at, int lend,
+		       int fits)
+{
+	uint32_t slot;
+	int rc = nc2_bufid_lookup(ch->rxids, f->ref, &slot);
+	if (rc < 0)
+		return rc;
+	uint32_t b = ch->rx_slot_buf[slot];
+	struct rxb *r = &ch->rxbs[b];
+	/* Only the owner knows the buffer's length. */
+	if (!nc2_range_ok(f->off, f->size, r->len))
+		return NC2_ERR_PEER_BAD_FRAG;
+	if (lend) {
+		rb->data = r->addr + f->off;
+		rb->token = b;
+		rb->rx_flags |= NC2_RXBUF_LENT;
+		r->state = RXB_LENT;
+		ch->st.rx_lent++;
+	} else if (fits) {
+		memcpy(rb->buf + at, r->addr + f->off, f->size);
+	}
+	nc2_bufid_free(ch->rxids, f->ref);
+	ch->st.rx_buffers_posted--;
+	rb->queue = r->queue;
+	/* Back on the queue's unposted list; refill() posts it again. */
+	if (!lend)
+		requeue_rxb(ch, b);
+	return NC2_OK;
+}
+
 /* Frontend: a pre_posted packet names our buffers; consume and repost them,
  * or lend the one buffer that holds the whole packet. */
 static int pull_posted(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb, uint32_t total)
@@ -1057,31 +1093,11 @@ static int pull_posted(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *rb, uint32_
 		memcpy(rb->buf, p->prefix, p->prefix_size);
 	for (uint32_t i = 0; i < p->nr_frags; i++) {
 		nc2_frag f;
-		uint32_t slot;
 		nc2_packet_frag(m, i, &f);
-		int rc = nc2_bufid_lookup(ch->rxids, f.ref, &slot);
+		int rc = take_posted(ch, &f, rb, at, lend, fits);
 		if (rc < 0)
 			return rc;
-		struct rxb *r = &ch->rxbs[ch->rx_slot_buf[slot]];
-		/* Only the owner knows the buffer's length. */
-		if (!nc2_range_ok(f.off, f.size, r->len))
-			return NC2_ERR_PEER_BAD_FRAG;
-		if (lend) {
-			rb->data = r->addr + f.off;
-			rb->token = ch->rx_slot_buf[slot];
-			rb->rx_flags |= NC2_RXBUF_LENT;
-			r->state = RXB_LENT;
-			ch->st.rx_lent++;
-		} else if (fits) {
-			memcpy(rb->buf + at, r->addr + f.off, f.size);
-		}
 		at += f.size;
-		nc2_bufid_free(ch->rxids, f.ref);
-		ch->st.rx_buffers_posted--;
-		rb->queue = r->queue;
-		/* Back on the queue's unposted list; refill() posts it again. */
-		if (!lend)
-			requeue_rxb(ch, ch->rx_slot_buf[slot]);
 	}
 	return fits ? NC2_OK : NC2_ERR_NOSPACE;
 }
@@ -1510,6 +1526,40 @@ static int on_smalls(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *pkts, uint32_
 	return H_DONE;
 }
 
+/* POSTED_PACKETS (frontend): each entry is checked and delivered as the
+ * pre_posted PACKET of one fragment it stands for; resumable as above. */
+static int on_posteds(nc2_channel *ch, const nc2_msg *m, nc2_rxbuf *pkts, uint32_t n, uint32_t *got)
+{
+	if (!ch->got_hello || !is_fe(ch) || !(ch->features & NC2_FEATURE_POSTED_BATCH))
+		return NC2_ERR_PEER_PROTO;
+	for (; ch->stash_done < m->u.posteds.count; ch->stash_done++) {
+		if (*got >= n)
+			return H_WAIT;
+		nc2_posted e;
+		posted_entry_get(m->u.posteds.entries + ch->stash_done * NC2_POSTED_ENT_SIZE, &e);
+		int rc = posted_rules(&e, &ch->rxlim);
+		if (rc < 0)
+			return rc;
+		nc2_rxbuf *rb = &pkts[*got];
+		rx_meta(rb, e.flags, 0, 0, 0, 0, e.len);
+		const nc2_frag f = {.ref = e.buf_id, .size = e.len};
+		int lend = (rb->rx_flags & NC2_RXBUF_LEND) != 0;
+		int fits = lend || e.len <= rb->cap;
+		if ((rc = take_posted(ch, &f, rb, 0, lend, fits)) < 0)
+			return rc;
+		if (!fits) {
+			ch->st.drop_too_big++;
+			continue;
+		}
+		ch->st.rx_pre_posted++;
+		ch->st.rx_packets++;
+		ch->st.rx_bytes += e.len;
+		(*got)++;
+	}
+	ch->stash_done = 0;
+	return H_DONE;
+}
+
 int nc2_channel_poll(nc2_channel *ch, nc2_rxbuf *pkts, uint32_t n)
 {
 	if (ch == NULL || (n && pkts == NULL))
@@ -1536,8 +1586,9 @@ int nc2_channel_poll(nc2_channel *ch, nc2_rxbuf *pkts, uint32_t n)
 			if (got >= n)
 				break; /* no buffer left: the packet waits in the stash */
 			rc = ch->got_hello ? on_packet(ch, m, &pkts[got]) : NC2_ERR_PEER_PROTO;
-		} else if (m->type == NC2_MSG_SMALL_PACKETS) {
-			rc = on_smalls(ch, m, pkts, n, &got);
+		} else if (m->type == NC2_MSG_SMALL_PACKETS || m->type == NC2_MSG_POSTED_PACKETS) {
+			rc = m->type == NC2_MSG_SMALL_PACKETS ? on_smalls(ch, m, pkts, n, &got)
+							      : on_posteds(ch, m, pkts, n, &got);
 			if (rc == H_WAIT)
 				break; /* no buffer left: the rest waits in the stash */
 		} else {
@@ -1599,24 +1650,47 @@ static void abandon(nc2_channel *ch, uint8_t *slot, uint32_t size)
  * the ring (no new message). */
 #define SENT_APPENDED 3
 
-/* Append entry \p e of \p esz octets to the SMALL_PACKETS message still
- * open on the ring. \return 1, or 0 when a new message must be opened (none
- * open, count full, or no room after it). */
-static inline int batch_append(nc2_channel *ch, const nc2_small *e, uint32_t esz)
+/* Take \p esz octets for one more entry of the \p type batch still open on
+ * the ring. \return where the caller writes the entry, or NULL when a new
+ * message must be opened (none or another type open, count full, or no room
+ * after it). */
+static inline uint8_t *batch_entry(nc2_channel *ch, uint8_t type, uint32_t esz)
 {
 	uint32_t want = ch->batch_size - ch->batch_ring + esz;
-	if (ch->batch == NULL || ch->batch_count >= 0xffffu)
-		return 0;
+	if (ch->batch == NULL || ch->batch_type != type || ch->batch_count >= 0xffffu)
+		return NULL;
 	if (want > ch->batch_room) {
 		/* Asked here, not at open: a batch of one costs nothing
 		 * extra. Again only when out of room (then it closes). */
 		ch->batch_room = nc2_ring_extend_room(&ch->tx, ch->batch, ch->batch_ring);
 		if (want > ch->batch_room)
-			return 0;
+			return NULL;
 	}
-	small_entry_put(ch->batch + ch->batch_size, e);
+	uint8_t *at = ch->batch + ch->batch_size;
 	ch->batch_size += esz;
 	ch->batch_count++;
+	return at;
+}
+
+/* The \p type message of one entry, \p size octets, just committed at
+ * \p slot, stays open for more entries until batch_close(). */
+static inline void batch_open(nc2_channel *ch, uint8_t type, uint8_t *slot, uint32_t size)
+{
+	ch->batch = slot;
+	ch->batch_type = type;
+	ch->batch_size = ch->batch_ring = size;
+	ch->batch_count = 1;
+	ch->batch_room = 0; /* asked at the first append */
+}
+
+/* Append inline frame \p e (\p esz octets) to an open SMALL_PACKETS.
+ * \return 1, or 0 when a new message must be opened. */
+static inline int small_append(nc2_channel *ch, const nc2_small *e, uint32_t esz)
+{
+	uint8_t *at = batch_entry(ch, NC2_MSG_SMALL_PACKETS, esz);
+	if (at == NULL)
+		return 0;
+	small_entry_put(at, e);
 	ch->st.tx_small++;
 	return 1;
 }
@@ -1634,19 +1708,16 @@ static int send_small(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet
 			       .csum_offset = p->csum_offset,
 			       .data = pkt->data};
 		uint32_t esz = NC2_SMALL_ENT_SIZE(pkt->len);
-		if (batch_append(ch, &e, esz))
+		if (small_append(ch, &e, esz))
 			return SENT_APPENDED;
 		size = NC2_SMALLS_OFF_ENTRIES + esz;
 		int rc = tx_reserve(ch, size, &slot);
 		if (rc < 0)
 			return rc;
-		smalls_hdr_put(slot, size, 1);
+		batch_hdr_put(slot, NC2_MSG_SMALL_PACKETS, size, 1);
 		small_entry_put(slot + NC2_SMALLS_OFF_ENTRIES, &e);
 		nc2_ring_commit(&ch->tx);
-		ch->batch = slot;
-		ch->batch_size = ch->batch_ring = size;
-		ch->batch_count = 1;
-		ch->batch_room = 0; /* asked at the first append */
+		batch_open(ch, NC2_MSG_SMALL_PACKETS, slot, size);
 		ch->st.tx_small++;
 		return NC2_OK;
 	}
@@ -1818,11 +1889,19 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 	if (n > ch->peer_max_frags || n > NC2_MAX_FRAGS_LIMIT ||
 	    packet_msg_size(n, 0) > ch->tx.max_msg)
 		return NC2_ERR_LIMIT;
-	uint8_t *slot;
-	uint32_t size = packet_msg_size(n, 0);
-	int rc = tx_reserve(ch, size, &slot);
-	if (rc < 0)
-		return rc;
+	/* A frame in one buffer without offload metadata is one entry of a
+	 * POSTED_PACKETS batch: the open one (ent), else a new one. */
+	int entry = n == 1 && (ch->features & NC2_FEATURE_POSTED_BATCH) && offload_none(p);
+	uint8_t *slot = NULL, *ent = NULL;
+	uint32_t size = 0;
+	int rc;
+	if (!entry ||
+	    (ent = batch_entry(ch, NC2_MSG_POSTED_PACKETS, NC2_POSTED_ENT_SIZE)) == NULL) {
+		size =
+		    entry ? NC2_POSTEDS_OFF_ENTRIES + NC2_POSTED_ENT_SIZE : packet_msg_size(n, 0);
+		if ((rc = tx_reserve(ch, size, &slot)) < 0)
+			return rc;
+	}
 
 	nc2_frag frags[NC2_MAX_FRAGS_LIMIT];
 	nc2_copy_op ops[POSTED_COPY_BATCH];
@@ -1887,17 +1966,35 @@ static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packe
 		ch->ret_tail = last;
 		ch->posted[last].next = NONE;
 		ch->st.drop_copy_failed++;
-		abandon(ch, slot, size);
+		if (ent != NULL) { /* the entry taken is not written: give it back */
+			ch->batch_size -= NC2_POSTED_ENT_SIZE;
+			ch->batch_count--;
+		} else {
+			abandon(ch, slot, size);
+		}
 		return 2;
 	}
 	ch->posted[last].next = ch->posted_free;
 	ch->posted_free = first;
 	ch->posted_count -= n;
+	ch->st.tx_pre_posted++;
+	if (entry) {
+		const nc2_posted e = {
+		    .buf_id = frags[0].ref, .len = (uint16_t)pkt->len, .flags = p->flags};
+		if (ent != NULL) {
+			posted_entry_put(ent, &e);
+			return SENT_APPENDED;
+		}
+		batch_hdr_put(slot, NC2_MSG_POSTED_PACKETS, size, 1);
+		posted_entry_put(slot + NC2_POSTEDS_OFF_ENTRIES, &e);
+		nc2_ring_commit(&ch->tx);
+		batch_open(ch, NC2_MSG_POSTED_PACKETS, slot, size);
+		return NC2_OK;
+	}
 	p->type = NC2_PACKET_TYPE_pre_posted;
 	p->nr_frags = (uint16_t)n;
 	nc2_packet_encode(slot, size, p, frags, NULL);
 	nc2_ring_commit(&ch->tx);
-	ch->st.tx_pre_posted++;
 	return NC2_OK;
 }
 
@@ -1919,8 +2016,9 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 	if (ch == NULL || pkt == NULL || pkt->data == NULL)
 		return NC2_ERR_INVALID_ARG;
 	/* Most frames of a burst of small ones: no offload, appended to the
-	 * batch already open (so connected, SMALL_BATCH on, settings sent).
-	 * The room check is the general path's; anything else takes that. */
+	 * SMALL_PACKETS already open (so connected, SMALL_BATCH on, settings
+	 * sent). The room check is the general path's; anything else takes
+	 * that. */
 	if (ch->batch != NULL && ch->state == NC2_CH_CONNECTED &&
 	    pkt->len >= NC2_MIN_PACKET_BYTES && pkt->len <= ch->cfg.small_max &&
 	    ((pkt->flags & ~(uint32_t)NC2_PACKET_FLAG_data_validated) | pkt->seg_type | pkt->mss |
@@ -1928,7 +2026,7 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 	    cq_room(ch)) {
 		const nc2_small e = {
 		    .len = (uint16_t)pkt->len, .flags = (uint8_t)pkt->flags, .data = pkt->data};
-		if (batch_append(ch, &e, NC2_SMALL_ENT_SIZE(pkt->len))) {
+		if (small_append(ch, &e, NC2_SMALL_ENT_SIZE(pkt->len))) {
 			tx_counted(ch, pkt, 1);
 			return NC2_OK;
 		}

@@ -76,6 +76,13 @@ int nc2_small_validate(const nc2_small *e, const nc2_limits *lim)
 	return small_rules(e, lim);
 }
 
+int nc2_posted_validate(const nc2_posted *e, const nc2_limits *lim)
+{
+	if (e == NULL || lim == NULL)
+		return NC2_ERR_INVALID_ARG;
+	return posted_rules(e, lim);
+}
+
 int nc2_packet_validate(const nc2_msg *m, const nc2_limits *lim, uint32_t *total_len)
 {
 	if (m == NULL || lim == NULL || m->type != NC2_MSG_PACKET)

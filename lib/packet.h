@@ -67,11 +67,22 @@ static inline int small_rules(const nc2_small *e, const nc2_limits *lim)
 	return rc != NC2_OK ? rc : packet_tail_rules(&p, lim, e->len);
 }
 
-/* The header of a SMALL_PACKETS message of \p size octets and \p count
- * entries, written by the encoder and by the channel when it opens a batch. */
-static inline void smalls_hdr_put(uint8_t *m, uint32_t size, uint32_t count)
+/* nc2_posted_validate() without the argument checks: the pre_posted PACKET
+ * of one fragment the entry stands for, less the buffer lookup. */
+static inline int posted_rules(const nc2_posted *e, const nc2_limits *lim)
 {
-	m[NC2_HDR_OFF_TYPE] = NC2_MSG_SMALL_PACKETS;
+	const struct nc2_msg_packet p = {
+	    .type = NC2_PACKET_TYPE_pre_posted, .flags = e->flags, .nr_frags = 1};
+	int rc = packet_head_rules(&p, lim);
+	return rc != NC2_OK ? rc : packet_tail_rules(&p, lim, e->len);
+}
+
+/* The header of a SMALL_PACKETS or POSTED_PACKETS (\p type) message of
+ * \p size octets and \p count entries, written by the encoders and by the
+ * channel when it opens a batch. */
+static inline void batch_hdr_put(uint8_t *m, uint8_t type, uint32_t size, uint32_t count)
+{
+	m[NC2_HDR_OFF_TYPE] = type;
 	m[NC2_HDR_OFF_FLAGS] = 0;
 	nc2_put_le16(m + NC2_HDR_OFF_SIZE, (uint16_t)size);
 	nc2_put_le16(m + NC2_SMALLS_OFF_COUNT, (uint16_t)count);
@@ -104,6 +115,25 @@ static inline uint32_t small_entry_get(const uint8_t *b, nc2_small *e)
 	e->csum_offset = nc2_get_le16(b + NC2_SMALL_ENT_OFF_CSUM_OFFSET);
 	e->data = b + NC2_SMALL_ENT_HDR;
 	return NC2_SMALL_ENT_SIZE(e->len);
+}
+
+/* Write one POSTED_PACKETS entry at \p b. The encoder and the channel's
+ * in-place batching. */
+static inline void posted_entry_put(uint8_t *b, const nc2_posted *e)
+{
+	nc2_put_le32(b + NC2_POSTED_ENT_OFF_BUF_ID, e->buf_id);
+	nc2_put_le16(b + NC2_POSTED_ENT_OFF_LEN, e->len);
+	b[NC2_POSTED_ENT_OFF_FLAGS] = e->flags;
+	b[NC2_POSTED_ENT_OFF_RSVD] = 0;
+}
+
+/* Read the POSTED_PACKETS entry at \p b (checked by the decoder) into \p e.
+ * nc2_posted_entry() and the frontend's receive loop. */
+static inline void posted_entry_get(const uint8_t *b, nc2_posted *e)
+{
+	e->buf_id = nc2_get_le32(b + NC2_POSTED_ENT_OFF_BUF_ID);
+	e->len = nc2_get_le16(b + NC2_POSTED_ENT_OFF_LEN);
+	e->flags = b[NC2_POSTED_ENT_OFF_FLAGS];
 }
 
 /* Read POST_BUFFERS entry \p i of \p m (decoded, so in range) into \p b.

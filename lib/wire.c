@@ -50,6 +50,7 @@ static const uint8_t msg_size[256] = {
     [NC2_MSG_RECLAIM_BUFFERS] = NC2_U32_MSG_SIZE,
     [NC2_MSG_FINISH_PACKETS] = VAR,
     [NC2_MSG_SMALL_PACKETS] = VAR,
+    [NC2_MSG_POSTED_PACKETS] = VAR,
     [NC2_MSG_PAD] = VAR,
 };
 
@@ -185,6 +186,22 @@ static int decode_smalls(struct nc2_msg_smalls *sm, const uint8_t *b, uint32_t s
 	return at == size ? NC2_OK : NC2_ERR_PEER_MSG_SIZE;
 }
 
+static int decode_posteds(struct nc2_msg_posteds *pm, const uint8_t *b, uint32_t size)
+{
+	pm->count = nc2_get_le16(b + NC2_POSTEDS_OFF_COUNT);
+	pm->entries = b + NC2_POSTEDS_OFF_ENTRIES;
+	if (pm->count == 0)
+		return NC2_ERR_PEER_BAD_VALUE;
+	if (nc2_get_le16(b + NC2_POSTEDS_OFF_RSVD) != 0)
+		return NC2_ERR_PEER_RESERVED;
+	if (size != NC2_POSTEDS_OFF_ENTRIES + (uint32_t)pm->count * NC2_POSTED_ENT_SIZE)
+		return NC2_ERR_PEER_MSG_SIZE;
+	for (uint32_t i = 0; i < pm->count; i++)
+		if (pm->entries[i * NC2_POSTED_ENT_SIZE + NC2_POSTED_ENT_OFF_RSVD] != 0)
+			return NC2_ERR_PEER_RESERVED;
+	return NC2_OK;
+}
+
 static int decode_bypass(struct nc2_msg_bypass *y, uint8_t type, const uint8_t *b, uint32_t size)
 {
 	if (size < NC2_BYPASS_OFF_GREFS)
@@ -316,6 +333,8 @@ int nc2_msg_decode(nc2_msg *m, const uint8_t *buf, size_t len)
 		return decode_return(&m->u.ret, buf, m->size);
 	case NC2_MSG_SMALL_PACKETS:
 		return decode_smalls(&m->u.smalls, buf, m->size);
+	case NC2_MSG_POSTED_PACKETS:
+		return decode_posteds(&m->u.posteds, buf, m->size);
 	case NC2_MSG_BYPASS_FRONTEND:
 	case NC2_MSG_BYPASS_BACKEND:
 		return decode_bypass(&m->u.bypass, m->type, buf, m->size);
@@ -536,7 +555,7 @@ int nc2_smalls_encode(uint8_t *buf, size_t cap, const nc2_small *e, uint32_t n)
 	}
 	if (cap < size)
 		return NC2_ERR_NOSPACE;
-	smalls_hdr_put(buf, size, n);
+	batch_hdr_put(buf, NC2_MSG_SMALL_PACKETS, size, n);
 	uint8_t *at = buf + NC2_SMALLS_OFF_ENTRIES;
 	for (uint32_t i = 0; i < n; i++)
 		at += small_entry_put(at, &e[i]);
@@ -546,6 +565,24 @@ int nc2_smalls_encode(uint8_t *buf, size_t cap, const nc2_small *e, uint32_t n)
 uint32_t nc2_small_entry(const nc2_msg *m, uint32_t off, nc2_small *e)
 {
 	return off + small_entry_get(m->u.smalls.entries + off, e);
+}
+
+int nc2_posteds_encode(uint8_t *buf, size_t cap, const nc2_posted *e, uint32_t n)
+{
+	if (buf == NULL || e == NULL || n == 0 || n > NC2_POSTED_MAX_COUNT)
+		return NC2_ERR_INVALID_ARG;
+	uint32_t size = NC2_POSTEDS_OFF_ENTRIES + n * NC2_POSTED_ENT_SIZE;
+	if (cap < size)
+		return NC2_ERR_NOSPACE;
+	batch_hdr_put(buf, NC2_MSG_POSTED_PACKETS, size, n);
+	for (uint32_t i = 0; i < n; i++)
+		posted_entry_put(buf + NC2_POSTEDS_OFF_ENTRIES + i * NC2_POSTED_ENT_SIZE, &e[i]);
+	return self_check(buf, size);
+}
+
+void nc2_posted_entry(const nc2_msg *m, uint32_t i, nc2_posted *e)
+{
+	posted_entry_get(m->u.posteds.entries + (size_t)i * NC2_POSTED_ENT_SIZE, e);
 }
 
 uint32_t nc2_return_id(const nc2_msg *m, uint32_t i)

@@ -134,7 +134,8 @@ START_TEST(test_handshake_default)
 	const uint32_t feat = NC2_FEATURE_CSUM | NC2_FEATURE_TSO4 | NC2_FEATURE_TSO6 |
 			      NC2_FEATURE_STICKY | NC2_FEATURE_MCAST | NC2_FEATURE_DEFERRED_COPY |
 			      NC2_FEATURE_FINISH_BATCH | NC2_FEATURE_SMALL_BATCH |
-			      NC2_FEATURE_LAZY_POSTS; /* LRO: frontend only */
+			      NC2_FEATURE_LAZY_POSTS |
+			      NC2_FEATURE_POSTED_BATCH; /* LRO: frontend only */
 	nc2_limits frx, ftx, brx, btx;
 	nc2_channel_limits(ch_fe(p), &frx, &ftx);
 	nc2_channel_limits(ch_be(p), &brx, &btx);
@@ -852,13 +853,14 @@ END_TEST
 START_TEST(test_ring_wrap)
 {
 	uint32_t order = 8 + ((uint32_t)_i & 1u);
-	int batch = _i >= 2; /* inline frames in SMALL_PACKETS, else one PACKET each */
+	/* frames in SMALL_PACKETS and POSTED_PACKETS, else one PACKET each */
+	int batch = _i >= 2;
 	nc2_channel_config f, b;
 	cfg_fe(&f);
 	cfg_be(&b);
 	if (!batch) {
-		f.features &= ~NC2_FEATURE_SMALL_BATCH;
-		b.features &= ~NC2_FEATURE_SMALL_BATCH;
+		f.features &= ~(NC2_FEATURE_SMALL_BATCH | NC2_FEATURE_POSTED_BATCH);
+		b.features &= ~(NC2_FEATURE_SMALL_BATCH | NC2_FEATURE_POSTED_BATCH);
 	}
 	f.small_max = 96; /* inline message 24 + 96 <= 128, the largest on 2^8 */
 	b.small_max = 96;
@@ -889,6 +891,9 @@ START_TEST(test_ring_wrap)
 		} else {
 			ck_assert_uint_gt(sn.count[s][NC2_MSG_SMALL_PACKETS], 100);
 			ck_assert_uint_lt(sn.count[s][NC2_MSG_PACKET], 3000);
+			/* the backend's frames above small_max, one buffer each */
+			if (s == CH_BE)
+				ck_assert_uint_gt(sn.count[s][NC2_MSG_POSTED_PACKETS], 100);
 		}
 	}
 	ch_finish(p);
@@ -1040,6 +1045,21 @@ static struct {
 	uint32_t posted, consumed, returned, in_flight, out_of_order, next_ord, max_ord;
 } ids;
 
+/* The backend names buffer \p ref in a pre_posted PACKET or an entry of
+ * POSTED_PACKETS: it must be in flight, and is no longer. */
+static void consume_id(uint32_t ref)
+{
+	uint32_t s = ref & 0xffffu;
+	ck_assert_msg(ids.id[s] == ref, "pre_posted names %#x, in flight %#x", ref, ids.id[s]);
+	ids.id[s] = 0;
+	if (ids.ord[s] < ids.max_ord)
+		ids.out_of_order++;
+	else
+		ids.max_ord = ids.ord[s];
+	ids.consumed++;
+	ids.in_flight--;
+}
+
 static void snoop_ids(ch_pair *p, int side, const nc2_msg *m)
 {
 	(void)p;
@@ -1062,16 +1082,14 @@ static void snoop_ids(ch_pair *p, int side, const nc2_msg *m)
 		for (uint32_t i = 0; i < m->u.packet.nr_frags; i++) {
 			nc2_frag f;
 			nc2_packet_frag(m, i, &f);
-			uint32_t s = f.ref & 0xffffu;
-			ck_assert_msg(ids.id[s] == f.ref, "pre_posted names %#x, in flight %#x",
-				      f.ref, ids.id[s]);
-			ids.id[s] = 0;
-			if (ids.ord[s] < ids.max_ord)
-				ids.out_of_order++;
-			else
-				ids.max_ord = ids.ord[s];
-			ids.consumed++;
-			ids.in_flight--;
+			consume_id(f.ref);
+		}
+	}
+	if (side == CH_BE && m->type == NC2_MSG_POSTED_PACKETS) {
+		for (uint32_t i = 0; i < m->u.posteds.count; i++) {
+			nc2_posted e;
+			nc2_posted_entry(m, i, &e);
+			consume_id(e.buf_id);
 		}
 	}
 	if (side == CH_BE && m->type == NC2_MSG_RETURN_BUFFERS) {
@@ -1291,11 +1309,9 @@ START_TEST(test_steer_one_queue)
 }
 END_TEST
 
-/* A grant copy into posted buffers that fails drops the frame, counts it and
- * returns every buffer it took to the frontend, which posts them again:
- * nine buffers whose second batch of copies fails, then three whose first
- * does. Later frames of the same sizes arrive whole. */
-START_TEST(test_posted_copy_fails)
+/* 16 buffers of 1024 octets posted to a backend without a grant cache:
+ * every copy into them is a grant copy, which the loopback can fail. */
+static ch_pair *grant_copy_pair(void)
 {
 	nc2_channel_config f, b;
 	cfg_fe(&f);
@@ -1303,7 +1319,16 @@ START_TEST(test_posted_copy_fails)
 	f.nr_rxq = 0;
 	set_rxq(&f, 0, 1024, 16, NULL, 0, 1);
 	b.gcache_entries = 0; /* every copy is a grant copy */
-	ch_pair *p = ch_pair_new(&f, &b, 15, 4, 1);
+	return ch_pair_new(&f, &b, 15, 4, 1);
+}
+
+/* A grant copy into posted buffers that fails drops the frame, counts it and
+ * returns every buffer it took to the frontend, which posts them again:
+ * nine buffers whose second batch of copies fails, then three whose first
+ * does. Later frames of the same sizes arrive whole. */
+START_TEST(test_posted_copy_fails)
+{
+	ch_pair *p = grant_copy_pair();
 	ch_connect(p);
 	static const struct {
 		uint32_t len, nth, bufs;
@@ -1328,6 +1353,44 @@ START_TEST(test_posted_copy_fails)
 	ch_close(p);
 	ck_assert_uint_eq(ch_stats(p, CH_FE).rx_buffers_posted, 0);
 	ch_release_ok(p);
+}
+END_TEST
+
+static uint32_t posteds_msgs, posteds_entries;
+
+static void snoop_posteds(ch_pair *p, int side, const nc2_msg *m)
+{
+	(void)p;
+	if (side == CH_BE && m->type == NC2_MSG_POSTED_PACKETS) {
+		posteds_msgs++;
+		posteds_entries += m->u.posteds.count;
+	}
+}
+
+/* A frame in one buffer whose grant copy fails while a POSTED_PACKETS is
+ * open: its entry is taken back, the frames before and after it arrive,
+ * in the one message, and the buffer is returned. */
+START_TEST(test_posted_batch_copy_fails)
+{
+	ch_pair *p = grant_copy_pair();
+	posteds_msgs = posteds_entries = 0;
+	snoop_start(p, snoop_posteds);
+	ch_connect(p);
+	ch_send_ok(p, CH_BE, &(ch_tx){.len = 800, .seq = 0});
+	nc2_lo_fail_nth(&p->side[CH_BE].lo, NC2_TP_COPY, 1, NC2_ERR_TRANSPORT);
+	ck_assert_int_eq(ch_send(p, CH_BE, &(ch_tx){.len = 800, .seq = 1, .queue = -1}), 1);
+	ch_send_ok(p, CH_BE, &(ch_tx){.len = 700, .seq = 2});
+	ch_pump_ok(p);
+	ck_assert_uint_eq(p->side[CH_FE].rx_count, 2);
+	ck_assert_uint_eq(posteds_msgs, 1);
+	ck_assert_uint_eq(posteds_entries, 2);
+	nc2_channel_stats bs = ch_stats(p, CH_BE), fs = ch_stats(p, CH_FE);
+	ck_assert_uint_eq(bs.drop_copy_failed, 1);
+	ck_assert_uint_eq(bs.tx_pre_posted, 2);
+	ck_assert_uint_eq(fs.rx_pre_posted, 2);
+	ck_assert_uint_eq(fs.buffers_returned, 1);
+	ck_assert_uint_eq(fs.rx_buffers_posted, 16);
+	ch_finish(p);
 }
 END_TEST
 
@@ -2445,6 +2508,7 @@ static Suite *channel_suite(void)
 	tcase_add_test(tc, test_steer_empty_match);
 	tcase_add_test(tc, test_steer_one_queue);
 	tcase_add_test(tc, test_posted_copy_fails);
+	tcase_add_test(tc, test_posted_batch_copy_fails);
 	tcase_add_test(tc, test_no_buffer_drop);
 	tcase_add_test(tc, test_drop_not_a_message);
 	suite_add_tcase(s, tc);

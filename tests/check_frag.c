@@ -460,6 +460,38 @@ START_TEST(test_small_matches_packet)
 }
 END_TEST
 
+/* nc2_posted_validate() agrees with nc2_packet_validate() on the pre_posted
+ * PACKET of one fragment an entry stands for, over lengths, flags and
+ * limits (random, seeded). */
+START_TEST(test_posted_matches_packet)
+{
+	tu_rng r;
+	tu_rng_seed(&r, 0x9057);
+	for (int i = 0; i < 20000; i++) {
+		nc2_limits lim = lim_all;
+		if (tu_u32(&r) & 1)
+			lim.offloads = 0;
+		if ((tu_u32(&r) & 7) == 0)
+			lim.packet_types &= ~(1u << NC2_PACKET_TYPE_pre_posted);
+		if (tu_u32(&r) & 1)
+			lim.max_packet_bytes = tu_range(&r, 0, 3000);
+		uint16_t len = (uint16_t)((tu_u32(&r) & 1) ? tu_range(&r, 1, 40) : tu_u32(&r));
+		if (len == 0)
+			len = 1;
+		uint8_t flags = (uint8_t)((tu_u32(&r) & 3) ? tu_u32(&r) & 3 : tu_u32(&r));
+		const nc2_frag f = {.ref = 7, .size = len};
+		build(0, NC2_PACKET_TYPE_pre_posted, flags, 0, 0, 0, 0, 0, &f, 1);
+		int want = nc2_packet_validate(&m, &lim, NULL);
+		nc2_posted e = {.buf_id = 7, .len = len, .flags = flags};
+		int got = nc2_posted_validate(&e, &lim);
+		ck_assert_msg(got == want, "len %u flags 0x%x: %d want %d", len, flags, got, want);
+	}
+	CHECK_RC(nc2_posted_validate(NULL, &lim_all), NC2_ERR_INVALID_ARG);
+	CHECK_RC(nc2_posted_validate(&(nc2_posted){.buf_id = 1, .len = 60}, NULL),
+		 NC2_ERR_INVALID_ARG);
+}
+END_TEST
+
 START_TEST(test_frags_match_frag_validate)
 {
 	/* size, wire offset|flags */
@@ -900,6 +932,7 @@ static Suite *frag_suite(void)
 	tcase_add_test(tc, test_sticky_needs_feature);
 	tcase_add_test(tc, test_frags_match_frag_validate);
 	tcase_add_test(tc, test_small_matches_packet);
+	tcase_add_test(tc, test_posted_matches_packet);
 	tcase_add_test(tc, test_total_min);
 	tcase_add_test(tc, test_total_max);
 	tcase_add_test(tc, test_csum_needs_offload);

@@ -43,8 +43,9 @@ typedef struct hostile {
 	/* what the real frontend posted (hand backend) */
 	hbuf bufs[HMAX_BUFS];
 	uint32_t nbufs;
-	uint32_t pp_total, pp_nfrags, pp_count; /* last pre_posted PACKET seen */
-	uint32_t pkt_ids[HMAX_IDS], npkt;       /* receiver_map/copy ids the real side sent */
+	/* pre_posted frames seen (PACKET or POSTED_PACKETS entry), the last one's size */
+	uint32_t pp_total, pp_nfrags, pp_count;
+	uint32_t pkt_ids[HMAX_IDS], npkt; /* receiver_map/copy ids the real side sent */
 	uint32_t ungrants[HMAX_IDS], nungrant;
 	uint32_t finishes[HMAX_IDS], nfinish; /* FINISHes the real side sent */
 	/* hand frontend's view of the negotiation */
@@ -104,6 +105,14 @@ static void h_drain(void)
 				nc2_frag f;
 				nc2_packet_frag(&m, i, &f);
 				h->pp_total += f.size;
+			}
+		} else if (m.type == NC2_MSG_POSTED_PACKETS) {
+			for (uint32_t i = 0; i < m.u.posteds.count; i++) {
+				nc2_posted e;
+				nc2_posted_entry(&m, i, &e);
+				h->pp_count++;
+				h->pp_nfrags = 1;
+				h->pp_total = e.len;
 			}
 		} else if (m.type == NC2_MSG_PACKET && m.u.packet.id && h->npkt < HMAX_IDS) {
 			h->pkt_ids[h->npkt++] = m.u.packet.id;
@@ -424,7 +433,7 @@ END_TEST
 
 START_TEST(test_msg_type)
 {
-	static const uint8_t types[] = {0, 26, 100, 254};
+	static const uint8_t types[] = {0, 27, 100, 254};
 	hf_default();
 	uint8_t b[8];
 	raw_u32(b, types[_i], 0);
@@ -1139,6 +1148,75 @@ START_TEST(test_pre_posted_edges)
 }
 END_TEST
 
+/* POSTED_PACKETS of n entries from the hand backend. */
+static void h_posteds(const uint32_t *ids, const uint16_t *len, uint8_t flags, uint32_t n)
+{
+	nc2_posted e[4];
+	for (uint32_t i = 0; i < n; i++)
+		e[i] = (nc2_posted){.buf_id = ids[i], .len = len[i], .flags = flags};
+	h_send(H->m, (uint32_t)nc2_posteds_encode(H->m, sizeof(H->m), e, n));
+}
+
+/* Each entry is the pre_posted PACKET of one fragment it stands for: ids
+ * taken in order (a poll of one frame at a time resumes inside the
+ * message), a whole buffer, the shortest frame, flags passed on; every
+ * buffer is consumed and re-posted under a new id. */
+START_TEST(test_posted_packets_deliver)
+{
+	hb_default();
+	const uint32_t ids[3] = {H->bufs[0].id, H->bufs[1].id, H->bufs[2].id};
+	const uint16_t len[3] = {2048, 1500, 14};
+	h_posteds(ids, len, NC2_PACKET_FLAG_data_validated, 3);
+	ch_side *d = &H->p->side[CH_FE];
+	for (uint32_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(nc2_channel_poll(d->ch, d->rx, 1), 1);
+		ck_assert_uint_eq(d->rx[0].len, len[i]);
+		ck_assert_uint_eq(d->rx[0].flags, NC2_PACKET_FLAG_data_validated);
+	}
+	ck_assert_int_eq(h_poll(), 0);
+	nc2_channel_stats st = ch_stats(H->p, CH_FE);
+	ck_assert_uint_eq(st.rx_pre_posted, 3);
+	ck_assert_uint_eq(st.rx_packets, 3);
+	ck_assert_uint_eq(st.rx_bytes, 2048 + 1500 + 14);
+	ck_assert_int_ge(h_flush(), 0);
+	ck_assert_uint_eq(H->nbufs, 35);
+	for (uint32_t i = 32; i < 35; i++)
+		ck_assert_uint_ne(H->bufs[i].id, ids[i - 32]);
+	h_free();
+}
+END_TEST
+
+/* A lying POSTED_PACKETS: unknown id, an id twice in one message, longer
+ * than its buffer, shorter than a frame, unknown flags, POSTED_BATCH not
+ * negotiated, sent to the backend. */
+START_TEST(test_posted_packets_bad)
+{
+	static const int err[] = {NC2_ERR_PEER_BAD_ID,   NC2_ERR_PEER_BAD_ID,
+				  NC2_ERR_PEER_BAD_FRAG, NC2_ERR_PEER_PACKET_SIZE,
+				  NC2_ERR_PEER_RESERVED, NC2_ERR_PEER_PROTO,
+				  NC2_ERR_PEER_PROTO};
+	uint32_t ids[2] = {0x00ff0000u | 999u, 0};
+	uint16_t len[2] = {100, 100};
+	uint8_t flags = 0;
+	if (_i == 5) {
+		nc2_channel_config f;
+		nc2_channel_config_default(&f, NC2_ROLE_FRONTEND);
+		hb_new(&f, 12, NC2_FEATURE_ALL & ~NC2_FEATURE_BYPASS & ~NC2_FEATURE_POSTED_BATCH,
+		       1);
+	} else if (_i == 6) {
+		hf_default();
+	} else {
+		hb_default();
+	}
+	if (_i >= 1 && _i != 6)
+		ids[0] = ids[1] = H->bufs[0].id;
+	len[0] = _i == 2 ? 2049 : _i == 3 ? 13 : 100;
+	flags = _i == 4 ? 0x10 : 0;
+	h_posteds(ids, len, flags, _i == 1 ? 2 : 1);
+	h_poll_fails(err[_i]);
+}
+END_TEST
+
 /* RETURN_BUFFERS: unposted id, returned twice, repeated in one message. */
 START_TEST(test_return_bad_id)
 {
@@ -1843,6 +1921,8 @@ static Suite *hostile_suite(void)
 	tcase_add_loop_test(tc, test_pre_posted_bad_id, 0, 5);
 	tcase_add_loop_test(tc, test_pre_posted_bad_frag, 0, 4);
 	tcase_add_test(tc, test_pre_posted_edges);
+	tcase_add_test(tc, test_posted_packets_deliver);
+	tcase_add_loop_test(tc, test_posted_packets_bad, 0, 7);
 	tcase_add_loop_test(tc, test_return_bad_id, 0, 4);
 	tcase_add_loop_test(tc, test_finish_bad_to_frontend, 0, 2);
 	tcase_add_loop_test(tc, test_finish_batch_to_frontend, 0, 4);

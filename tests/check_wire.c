@@ -418,6 +418,7 @@ static int is_fixed_size_type(uint8_t t)
 	case NC2_MSG_RETURN_BUFFERS:
 	case NC2_MSG_FINISH_PACKETS:
 	case NC2_MSG_SMALL_PACKETS:
+	case NC2_MSG_POSTED_PACKETS:
 	case NC2_MSG_BYPASS_FRONTEND:
 	case NC2_MSG_BYPASS_BACKEND:
 	case NC2_MSG_PAD:
@@ -796,11 +797,11 @@ struct mut {
 static const struct mut muts[] = {
 	/* unknown types (size 8 is well-formed) */
 	{"type 0", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 0}}},
-	{"type 26", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 26}}},
 	{"type 27", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 27}}},
+	{"type 28", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 28}}},
 	{"type 128", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 128}}},
 	{"type 254", V(g_set_max_packets), 0, E_TYPE, 1, {{0, 254}}},
-	{"type 26 size 16", V(g_hello), 0, E_TYPE, 1, {{0, 26}}},
+	{"type 27 size 16", V(g_hello), 0, E_TYPE, 1, {{0, 27}}},
 
 	/* SET_OFFLOAD: each octet 0/1 */
 	{"SET_OFFLOAD csum 2", V(g_offload_csum), 0, E_VALUE, 1, {{4, 2}}},
@@ -1022,7 +1023,7 @@ START_TEST(test_decode_hello_unknown_features)
 	static const uint8_t v[] = {0x12, 0x00, 0x10, 0x00, 0x01, 0x00, 0x01, 0x00,
 				    0xff, 0xff, 0xff, 0xff, 0x01, 0x00, 0x00, 0x00};
 	static const uint8_t w[] = {0x12, 0x00, 0x10, 0x00, 0x01, 0x00, 0x01, 0x00,
-				    0x00, 0x08, 0x00, 0x80, 0x01, 0x00, 0x00, 0x00};
+				    0x00, 0x10, 0x00, 0x80, 0x01, 0x00, 0x00, 0x00};
 	nc2_msg m;
 	ck_assert_int_eq(nc2_msg_decode(&m, copy_vec(v, sizeof(v)), sizeof(v)), NC2_OK);
 	ck_assert_uint_eq(m.u.hello.features, NC2_FEATURE_ALL);
@@ -1236,8 +1237,9 @@ static const struct {
 	nc2_msg m;
 } bad_fixed[] = {
 	{"type 0", {.type = 0, .size = 8}},
-	{"type 26", {.type = 26, .size = 8}},
+	{"type 27", {.type = 27, .size = 8}},
 	{"SMALL_PACKETS via msg_encode", {.type = NC2_MSG_SMALL_PACKETS, .size = 24}},
+	{"POSTED_PACKETS via msg_encode", {.type = NC2_MSG_POSTED_PACKETS, .size = 16}},
 	{"FINISH_PACKETS via msg_encode", {.type = NC2_MSG_FINISH_PACKETS, .size = 16}},
 	{"type 254", {.type = 254, .size = 8}},
 	{"PACKET via msg_encode", {.type = NC2_MSG_PACKET, .size = 24}},
@@ -1458,6 +1460,30 @@ START_TEST(test_finish_packets)
 }
 END_TEST
 
+/* Octet \p at of a golden message set to \p v (and the header's size octet
+ * to \p size, 0: unchanged) decodes to \p err. */
+struct byte_rule {
+	uint32_t at;
+	uint8_t v;
+	uint32_t size;
+	int err;
+};
+
+static void byte_rules(const uint8_t *g, size_t len, const struct byte_rule *r, size_t n)
+{
+	uint8_t vec[64];
+	nc2_msg m;
+	ck_assert_uint_le(len, sizeof(vec));
+	for (size_t i = 0; i < n; i++) {
+		memcpy(vec, g, len);
+		vec[r[i].at] = r[i].v;
+		uint32_t size = r[i].size ? r[i].size : (uint32_t)len;
+		vec[2] = (uint8_t)size;
+		int rc = nc2_msg_decode(&m, vec, size);
+		ck_assert_msg(rc == r[i].err, "rule %zu: %d, want %d", i, rc, r[i].err);
+	}
+}
+
 /* 25 SMALL_PACKETS: two entries (14 octets with a pad, 16 without);
  * every decode rule of §5.25, the accessor, the encoder's checks. */
 START_TEST(test_small_packets)
@@ -1479,7 +1505,7 @@ START_TEST(test_small_packets)
 	     .csum_offset = 16,
 	     .data = (const uint8_t *)"abcdefghijklmnop"},
 	};
-	uint8_t out[64], vec[64];
+	uint8_t out[64];
 	memset(out, 0xa5, sizeof(out));
 	ck_assert_int_eq(nc2_smalls_encode(out, sizeof(out), e, 2), 56);
 	TU_ASSERT_BYTES(out, g, sizeof(g));
@@ -1499,12 +1525,7 @@ START_TEST(test_small_packets)
 	ck_assert_uint_eq(r.csum_start, 34);
 	ck_assert_uint_eq(r.csum_offset, 16);
 
-	static const struct {
-		uint32_t at;
-		uint8_t v;
-		uint32_t size; /* header size field, 0 = keep 56 */
-		int err;
-	} rules[] = {
+	static const struct byte_rule rules[] = {
 	    {4, 0, 0, NC2_ERR_PEER_BAD_VALUE},    /* count 0 */
 	    {6, 1, 0, NC2_ERR_PEER_RESERVED},     /* rsvd */
 	    {11, 1, 0, NC2_ERR_PEER_RESERVED},    /* entry 0 rsvd */
@@ -1520,14 +1541,7 @@ START_TEST(test_small_packets)
 	    {1, 1, 0, NC2_ERR_PEER_RESERVED},     /* header flags */
 	    {16, 0xff, 0, NC2_OK},                /* data is anything */
 	};
-	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-		memcpy(vec, g, sizeof(g));
-		vec[rules[i].at] = rules[i].v;
-		uint32_t size = rules[i].size ? rules[i].size : (uint32_t)sizeof(g);
-		vec[2] = (uint8_t)size;
-		ck_assert_msg(nc2_msg_decode(&m, vec, size) == rules[i].err, "rule %zu: %d", i,
-			      nc2_msg_decode(&m, vec, size));
-	}
+	byte_rules(g, sizeof(g), rules, sizeof(rules) / sizeof(rules[0]));
 	nc2_small bad = e[0];
 	ck_assert_int_eq(nc2_smalls_encode(out, 55, e, 2), NC2_ERR_NOSPACE);
 	ck_assert_int_eq(nc2_smalls_encode(out, sizeof(out), e, 0), NC2_ERR_INVALID_ARG);
@@ -1536,6 +1550,63 @@ START_TEST(test_small_packets)
 	ck_assert_int_eq(nc2_smalls_encode(out, sizeof(out), &bad, 1), NC2_ERR_INVALID_ARG);
 	bad.len = 257;
 	ck_assert_int_eq(nc2_smalls_encode(out, sizeof(out), &bad, 1), NC2_ERR_INVALID_ARG);
+}
+END_TEST
+
+/* 26 POSTED_PACKETS: two entries; every decode rule of §5.26, the accessor,
+ * the encoder's checks. */
+START_TEST(test_posted_packets)
+{
+	static const uint8_t g[] = {
+	    0x1a, 0x00, 0x18, 0x00, 0x02, 0x00, 0x00, 0x00, /* type 26, size 24, count 2 */
+	    0x04, 0x03, 0x02, 0x01, 0xdc, 0x05, 0x00, 0x00, /* buf 0x01020304, len 1500 */
+	    0x11, 0x00, 0x01, 0x00, 0x0e, 0x00, 0x02, 0x00, /* buf 0x10011, len 14, validated */
+	};
+	const nc2_posted e[2] = {
+	    {.buf_id = 0x01020304, .len = 1500},
+	    {.buf_id = 0x10011, .len = 14, .flags = NC2_PACKET_FLAG_data_validated},
+	};
+	uint8_t out[32];
+	memset(out, 0xa5, sizeof(out));
+	ck_assert_int_eq(nc2_posteds_encode(out, sizeof(out), e, 2), 24);
+	TU_ASSERT_BYTES(out, g, sizeof(g));
+	ck_assert_uint_eq(out[24], 0xa5);
+	nc2_msg m;
+	ck_assert_int_eq(nc2_msg_decode(&m, copy_vec(g, sizeof(g)), sizeof(g)), NC2_OK);
+	ck_assert_uint_eq(m.type, NC2_MSG_POSTED_PACKETS);
+	ck_assert_uint_eq(m.u.posteds.count, 2);
+	for (uint32_t i = 0; i < 2; i++) {
+		nc2_posted r;
+		nc2_posted_entry(&m, i, &r);
+		ck_assert_uint_eq(r.buf_id, e[i].buf_id);
+		ck_assert_uint_eq(r.len, e[i].len);
+		ck_assert_uint_eq(r.flags, e[i].flags);
+	}
+
+	static const struct byte_rule rules[] = {
+	    {4, 0, 0, NC2_ERR_PEER_BAD_VALUE},    /* count 0 */
+	    {6, 1, 0, NC2_ERR_PEER_RESERVED},     /* rsvd */
+	    {15, 1, 0, NC2_ERR_PEER_RESERVED},    /* entry 0 rsvd */
+	    {23, 0x80, 0, NC2_ERR_PEER_RESERVED}, /* entry 1 rsvd */
+	    {4, 3, 0, NC2_ERR_PEER_MSG_SIZE},     /* count 3: no room for a third */
+	    {4, 1, 0, NC2_ERR_PEER_MSG_SIZE},     /* count 1: 8 octets left over */
+	    {4, 2, 16, NC2_ERR_PEER_MSG_SIZE},    /* entry 1 cut off */
+	    {1, 1, 0, NC2_ERR_PEER_RESERVED},     /* header flags */
+	    {12, 0, 0, NC2_OK},                   /* len 0x500: the channel checks it */
+	    {14, 0xff, 0, NC2_OK},                /* flags: the channel checks them */
+	};
+	byte_rules(g, sizeof(g), rules, sizeof(rules) / sizeof(rules[0]));
+	static uint8_t big[NC2_MSG_MAX_SIZE + 8];
+	static nc2_posted many[NC2_POSTED_MAX_COUNT + 1];
+	ck_assert_int_eq(nc2_posteds_encode(out, 23, e, 2), NC2_ERR_NOSPACE);
+	ck_assert_int_eq(nc2_posteds_encode(out, sizeof(out), e, 0), NC2_ERR_INVALID_ARG);
+	ck_assert_int_eq(nc2_posteds_encode(out, sizeof(out), NULL, 1), NC2_ERR_INVALID_ARG);
+	ck_assert_int_eq(nc2_posteds_encode(NULL, sizeof(out), e, 1), NC2_ERR_INVALID_ARG);
+	ck_assert_int_eq(
+	    nc2_posteds_encode(big, sizeof(big), many, NC2_POSTED_MAX_COUNT),
+	    (int)(NC2_POSTEDS_OFF_ENTRIES + NC2_POSTED_MAX_COUNT * NC2_POSTED_ENT_SIZE));
+	ck_assert_int_eq(nc2_posteds_encode(big, sizeof(big), many, NC2_POSTED_MAX_COUNT + 1),
+			 NC2_ERR_INVALID_ARG);
 }
 END_TEST
 
@@ -1954,6 +2025,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_encode_return_invalid);
 	tcase_add_test(tc, test_finish_packets);
 	tcase_add_test(tc, test_small_packets);
+	tcase_add_test(tc, test_posted_packets);
 	tcase_add_test(tc, test_encode_bypass_invalid);
 	tcase_add_test(tc, test_packet_msg_size);
 	suite_add_tcase(s, tc);

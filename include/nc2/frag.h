@@ -75,6 +75,14 @@ NC2_API int nc2_packet_validate(const nc2_msg *m, const nc2_limits *lim, uint32_
  */
 NC2_API int nc2_small_validate(const nc2_small *e, const nc2_limits *lim);
 
+/**
+ * Validate one decoded POSTED_PACKETS entry against \p lim: the rules of
+ * nc2_packet_validate() for the pre_posted PACKET of one fragment it stands
+ * for (type accepted, flags known, length, checksum offload). The buffer id
+ * is the channel's to check.
+ */
+NC2_API int nc2_posted_validate(const nc2_posted *e, const nc2_limits *lim);
+
 #ifdef __cplusplus
 }
 #endif

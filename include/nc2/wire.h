@@ -59,6 +59,7 @@ extern "C" {
 #define NC2_MSG_RECLAIM_BUFFERS              23
 #define NC2_MSG_FINISH_PACKETS               24
 #define NC2_MSG_SMALL_PACKETS                25
+#define NC2_MSG_POSTED_PACKETS               26
 #define NC2_MSG_PAD                          255
 
 /* ---- fixed sizes ------------------------------------------------------- */
@@ -109,7 +110,8 @@ extern "C" {
 #define NC2_FEATURE_FINISH_BATCH  (1u << 8)  /* FINISH_PACKETS (24) */
 #define NC2_FEATURE_SMALL_BATCH   (1u << 9)  /* SMALL_PACKETS (25) */
 #define NC2_FEATURE_LAZY_POSTS    (1u << 10) /* POST_BUFFERS wake only on wake_lazy */
-#define NC2_FEATURE_ALL           0x7ffu
+#define NC2_FEATURE_POSTED_BATCH  (1u << 11) /* POSTED_PACKETS (26) */
+#define NC2_FEATURE_ALL           0xfffu
 
 /*
  * SET_OFFLOAD (4): receiver tells the sender which offloads it may use in
@@ -264,6 +266,23 @@ extern "C" {
 #define NC2_SMALL_ENT_HDR             8 /* data follows */
 
 /*
+ * POSTED_PACKETS (26), backend -> frontend with POSTED_BATCH: count frames,
+ * each in one posted buffer from its first octet. size == 8 + 8 * count.
+ *
+ *   | 26  |  0  |   size    |   count   |  rsvd(0)  |
+ *   |        buf_id         |    len    |pflag|rsvd |  entry 0, entry 1 ...
+ */
+#define NC2_POSTEDS_OFF_COUNT     NC2_SMALLS_OFF_COUNT /* one batch header */
+#define NC2_POSTEDS_OFF_RSVD      NC2_SMALLS_OFF_RSVD
+#define NC2_POSTEDS_OFF_ENTRIES   NC2_SMALLS_OFF_ENTRIES
+#define NC2_POSTED_ENT_SIZE       8
+#define NC2_POSTED_ENT_OFF_BUF_ID 0
+#define NC2_POSTED_ENT_OFF_LEN    4
+#define NC2_POSTED_ENT_OFF_FLAGS  6
+#define NC2_POSTED_ENT_OFF_RSVD   7
+#define NC2_POSTED_MAX_COUNT      ((NC2_MSG_MAX_SIZE - NC2_POSTEDS_OFF_ENTRIES) / NC2_POSTED_ENT_SIZE)
+
+/*
  * CREATE_RX_QUEUE (8), frontend -> backend.
  *
  *      0     1     2     3     4     5     6     7
@@ -378,6 +397,18 @@ struct nc2_msg_smalls {
 	const uint8_t *entries; /**< decode: first entry (use nc2_small_entry) */
 };
 
+struct nc2_msg_posteds {
+	uint16_t count;
+	const uint8_t *entries; /**< decode: first entry (use nc2_posted_entry) */
+};
+
+/** One POSTED_PACKETS entry: a frame in the posted buffer buf_id. */
+typedef struct nc2_posted {
+	uint32_t buf_id;
+	uint16_t len;  /**< NC2_MIN_PACKET_BYTES.. */
+	uint8_t flags; /**< NC2_PACKET_FLAG_* */
+} nc2_posted;
+
 /** One SMALL_PACKETS entry: a frame and its packet metadata. */
 typedef struct nc2_small {
 	uint16_t len;  /**< 1..NC2_MAX_INLINE_BYTES */
@@ -432,6 +463,7 @@ typedef struct nc2_msg {
 		struct nc2_msg_post post;
 		struct nc2_msg_return ret; /**< RETURN_BUFFERS, FINISH_PACKETS */
 		struct nc2_msg_smalls smalls;
+		struct nc2_msg_posteds posteds;
 		struct nc2_msg_rxq rxq;
 		struct nc2_msg_bypass bypass;
 		uint8_t suggest_mac[6];
@@ -458,7 +490,7 @@ NC2_API int nc2_msg_decode(nc2_msg *m, const uint8_t *buf, size_t len);
 
 /**
  * Encode a fixed-size message (every type except PACKET, POST_BUFFERS,
- * RETURN_BUFFERS, FINISH_PACKETS, SMALL_PACKETS, BYPASS_FRONTEND and
+ * RETURN_BUFFERS, FINISH_PACKETS, SMALL_PACKETS, POSTED_PACKETS, BYPASS_FRONTEND and
  * BYPASS_BACKEND). For PAD, m->size
  * gives the length and the body is zero-filled.
  * \return octets written (> 0), NC2_ERR_NOSPACE, or NC2_ERR_INVALID_ARG when
@@ -507,6 +539,13 @@ NC2_API int nc2_smalls_encode(uint8_t *buf, size_t cap, const nc2_small *e, uint
 /** Read the entry \p off octets after the first (0: the first) of a decoded
  * SMALL_PACKETS into \p e. \return the offset of the next entry. */
 NC2_API uint32_t nc2_small_entry(const nc2_msg *m, uint32_t off, nc2_small *e);
+
+/** Encode POSTED_PACKETS of \p n (1..NC2_POSTED_MAX_COUNT) entries.
+ * \return octets written, NC2_ERR_NOSPACE or NC2_ERR_INVALID_ARG. */
+NC2_API int nc2_posteds_encode(uint8_t *buf, size_t cap, const nc2_posted *e, uint32_t n);
+
+/** Read entry \p i (< count) of a decoded POSTED_PACKETS into \p e. */
+NC2_API void nc2_posted_entry(const nc2_msg *m, uint32_t i, nc2_posted *e);
 
 /** Encode BYPASS_FRONTEND or BYPASS_BACKEND (\p type) with ring_pages grefs
  * each in \p prod and \p cons. */
