@@ -1050,8 +1050,8 @@ static int pull_granted(nc2_channel *ch, const nc2_msg *m, uint8_t *dst)
 
 /* Frontend: consume the posted buffer that \p f names, its octets at \p at
  * in rb's buffer (\p fits) or lent in place (\p lend: the whole packet). */
-static int take_posted(nc2_channel *ch, const nc2_frag *f, nc2_rxbuf *rb, uint32_t at, int lend,
-		       int fits)
+static NC2_INLINE int take_posted(nc2_channel *ch, const nc2_frag *f, nc2_rxbuf *rb, uint32_t at,
+				  int lend, int fits)
 {
 	uint32_t slot;
 	int rc = nc2_bufid_lookup(ch->rxids, f->ref, &slot);

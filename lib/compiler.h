@@ -16,6 +16,14 @@
 #define NC2_SLOWPATH
 #endif
 
+/* Inlined into each caller although it has several: for a small helper on
+ * the per-fragment path, whose call would cost more than its body. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NC2_INLINE inline __attribute__((always_inline))
+#else
+#define NC2_INLINE inline
+#endif
+
 /*
  * memcpy() that stays a call. When a bounds check lets GCC prove a length
  * small (<= one page), it expands memcpy inline as `rep movsq`, which for
