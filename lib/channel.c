@@ -1864,7 +1864,7 @@ static uint32_t pop_posted(nc2_channel *ch, struct be_queue *q)
 #define POSTED_COPY_BATCH 8u
 
 /* Backend: fill posted buffers and send a pre_posted packet. */
-static int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p)
+static NC2_INLINE int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc2_msg_packet *p)
 {
 	int qi = ch->steer_one ? ch->steer_one - 1 : steer(ch, pkt->data, pkt->len);
 	if (qi < 0 || ch->bq[qi].count == 0) {
