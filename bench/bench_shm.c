@@ -54,7 +54,8 @@
  *   windows per trial, default 2), --cpus A,B (frontend, backend),
  *   --run-dir DIR, --ring-order K (libnc2 ring, default 17: 128 KiB each way),
  *   --inflight N (libnc2 packets in flight, TX slots and posted RX buffers,
- *   default 1024 like memif's default ring of 1024 slots), --keep-logs,
+ *   64..1024, the protocol's limit on posted buffers; default 1024 like
+ *   memif's default ring of 1024 slots), --keep-logs,
  *   --no-dpdk, --verbose (libnc2 counters per trial), --peers LIST
  *   (table: a comma-separated subset of memif, vhost-packed, memif-zc,
  *   vhost-split, unix, netif, event; --dir and --size restrict it too).
@@ -87,11 +88,12 @@
 
 #define PAGE         4096u
 #define BURST        32u
-#define MAX_TXB      4096u       /* sender's recycled buffers: 2 x in flight */
-#define TXB_STRIDE   2048u       /* two per page: 1500 octets never cross one */
-#define V_NR_TXB     64u         /* verify runs: fewer, larger buffers */
-#define V_TXB_STRIDE (4u * PAGE) /* up to 16 KiB packets */
-#define RX_CAP       16384u      /* receiver's private buffers */
+#define MAX_POSTED   1024u             /* a frontend's outstanding buffers (PROTOCOL.md 7.2) */
+#define MAX_TXB      (2u * MAX_POSTED) /* sender's recycled buffers: 2 x in flight */
+#define TXB_STRIDE   2048u             /* two per page: 1500 octets never cross one */
+#define V_NR_TXB     64u               /* verify runs: fewer, larger buffers */
+#define V_TXB_STRIDE (4u * PAGE)       /* up to 16 KiB packets */
+#define RX_CAP       16384u            /* receiver's private buffers */
 #define FE_RX_BUF    2048u
 #define NETIF_PAGES  (2u + NB_RING_SLOTS) /* netif rings + rx pages */
 #define SETUP_LIMIT  10.0                 /* seconds for handshake and readiness */
@@ -1788,7 +1790,7 @@ int main(int argc, char **argv)
 	}
 	if (o.dir == -2 || o.pattern < 0 || o.pairs < 1 || o.pairs > 10 || o.nwin < 1 ||
 	    o.nwin > SB_MAX_WIN || o.size > 9000 || o.ring_order < 12 || o.ring_order > 20 ||
-	    o.inflight < 64 || o.inflight > MAX_TXB / 2)
+	    o.inflight < 64 || o.inflight > MAX_POSTED)
 		usage();
 	if (o.run_dir == NULL && o.mode != 1) {
 		static char def[] = "nc2-bench-shm-run";
