@@ -99,7 +99,14 @@ static void do_free(nc2_bufid *t, struct model *m, uint32_t id)
 	int rc = nc2_bufid_lookup(t, id, &idx);
 	FUZZ_CHECK(rc == want);
 	FUZZ_CHECK(rc == NC2_OK ? idx == IDX(id) : idx == 0xdeadbeefu);
-	FUZZ_CHECK(nc2_bufid_free(t, id) == want);
+	/* Freed by one of the two ways, chosen by the id's lowest bit. */
+	if (id & 1u) {
+		FUZZ_CHECK(nc2_bufid_free(t, id) == want);
+	} else {
+		idx = 0xdeadbeefu;
+		FUZZ_CHECK(nc2_bufid_take(t, id, &idx) == want);
+		FUZZ_CHECK(want == NC2_OK ? idx == IDX(id) : idx == 0xdeadbeefu);
+	}
 	if (want == NC2_OK)
 		m_remove(m, id);
 	/* Whatever it was, it is not in flight now. */

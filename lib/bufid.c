@@ -122,7 +122,7 @@ int nc2_bufid_lookup(const nc2_bufid *t, uint32_t id, uint32_t *index)
 	return rc;
 }
 
-int nc2_bufid_free(nc2_bufid *t, uint32_t id)
+int nc2_bufid_take(nc2_bufid *t, uint32_t id, uint32_t *index)
 {
 	if (t == NULL)
 		return NC2_ERR_INVALID_ARG;
@@ -133,7 +133,14 @@ int nc2_bufid_free(nc2_bufid *t, uint32_t id)
 	t->in_flight[i >> 6] &= ~((uint64_t)1 << (i & 63u));
 	/* The bit was set, so the slot is not on the stack and there is room. */
 	t->free_stack[t->nr_free++] = (uint16_t)i;
+	if (index != NULL)
+		*index = i;
 	return NC2_OK;
+}
+
+int nc2_bufid_free(nc2_bufid *t, uint32_t id)
+{
+	return nc2_bufid_take(t, id, NULL);
 }
 
 uint32_t nc2_bufid_in_flight(const nc2_bufid *t)

@@ -1054,7 +1054,8 @@ static NC2_INLINE int take_posted(nc2_channel *ch, const nc2_frag *f, nc2_rxbuf 
 				  int lend, int fits)
 {
 	uint32_t slot;
-	int rc = nc2_bufid_lookup(ch->rxids, f->ref, &slot);
+	/* Consumed, whatever follows: a peer error below fails the channel. */
+	int rc = nc2_bufid_take(ch->rxids, f->ref, &slot);
 	if (rc < 0)
 		return rc;
 	uint32_t b = ch->rx_slot_buf[slot];
@@ -1071,7 +1072,6 @@ static NC2_INLINE int take_posted(nc2_channel *ch, const nc2_frag *f, nc2_rxbuf 
 	} else if (fits) {
 		memcpy(rb->buf + at, r->addr + f->off, f->size);
 	}
-	nc2_bufid_free(ch->rxids, f->ref);
 	ch->st.rx_buffers_posted--;
 	rb->queue = r->queue;
 	/* Back on the queue's unposted list; refill() posts it again. */
@@ -1347,11 +1347,10 @@ static int on_returned(nc2_channel *ch, const nc2_msg *m)
 {
 	for (uint32_t i = 0; i < m->u.ret.count; i++) {
 		uint32_t id = nc2_return_id(m, i), slot;
-		int rc = nc2_bufid_lookup(ch->rxids, id, &slot);
+		int rc = nc2_bufid_take(ch->rxids, id, &slot);
 		if (rc < 0)
 			return rc;
 		struct rxb *r = &ch->rxbs[ch->rx_slot_buf[slot]];
-		nc2_bufid_free(ch->rxids, id);
 		ch->st.rx_buffers_posted--;
 		ch->st.buffers_returned++;
 		r->state = RXB_RETURNED;

@@ -121,6 +121,7 @@ START_TEST(test_null_args)
 	T_EQ(nc2_bufid_alloc(NULL, &id), NC2_ERR_INVALID_ARG);
 	T_EQ(nc2_bufid_alloc(x.t, NULL), NC2_ERR_INVALID_ARG);
 	T_EQ(nc2_bufid_free(NULL, 0x10000u), NC2_ERR_INVALID_ARG);
+	T_EQ(nc2_bufid_take(NULL, 0x10000u, &id), NC2_ERR_INVALID_ARG);
 	T_EQ(nc2_bufid_lookup(NULL, 0x10000u, &id), NC2_ERR_INVALID_ARG);
 	T_EQ(nc2_bufid_next_in_flight(NULL, &pos, &id), NC2_ERR_INVALID_ARG);
 	T_EQ(nc2_bufid_next_in_flight(x.t, NULL, &id), NC2_ERR_INVALID_ARG);
@@ -130,6 +131,9 @@ START_TEST(test_null_args)
 	/* A lookup may skip the index output. */
 	T_EQ(nc2_bufid_alloc(x.t, &id), NC2_OK);
 	T_EQ(nc2_bufid_lookup(x.t, id, NULL), NC2_OK);
+	/* So may a take; a second take of the same id is refused. */
+	T_EQ(nc2_bufid_take(x.t, id, NULL), NC2_OK);
+	T_EQ(nc2_bufid_take(x.t, id, NULL), NC2_ERR_PEER_BAD_ID);
 	tbl_close(&x);
 }
 END_TEST
@@ -234,6 +238,30 @@ START_TEST(test_duplicate_free)
 		T_EQ(nc2_bufid_alloc(x.t, &id), NC2_OK);
 	T_EQ(nc2_bufid_alloc(x.t, &id), NC2_ERR_AGAIN);
 	T_EQ(nc2_bufid_lookup(x.t, b, NULL), NC2_OK);
+	tbl_close(&x);
+}
+END_TEST
+
+/* take = free that names the slot: once per id, the index left alone when
+ * refused, and the slot reused like a freed one. */
+START_TEST(test_take)
+{
+	struct tbl x;
+	uint32_t a, b, idx = 77, again;
+	tbl_open(&x, 4);
+	T_EQ(nc2_bufid_alloc(x.t, &a), NC2_OK);
+	T_EQ(nc2_bufid_alloc(x.t, &b), NC2_OK);
+	T_EQ(nc2_bufid_take(x.t, b, &idx), NC2_OK);
+	T_EQ(idx, nc2_bufid_index(b));
+	T_EQ(nc2_bufid_in_flight(x.t), 1);
+	idx = 77;
+	T_EQ(nc2_bufid_take(x.t, b, &idx), NC2_ERR_PEER_BAD_ID);
+	T_EQ(idx, 77);
+	T_EQ(nc2_bufid_lookup(x.t, a, NULL), NC2_OK);
+	T_EQ(nc2_bufid_alloc(x.t, &again), NC2_OK); /* b's slot, a new generation */
+	T_EQ(nc2_bufid_index(again), nc2_bufid_index(b));
+	T_EQ(nc2_bufid_take(x.t, b, &idx), NC2_ERR_PEER_BAD_ID);
+	T_EQ(nc2_bufid_take(x.t, again, &idx), NC2_OK);
 	tbl_close(&x);
 }
 END_TEST
@@ -531,6 +559,7 @@ static Suite *bufid_suite(void)
 	tcase_add_test(tc, test_init_errors);
 	tcase_add_test(tc, test_null_args);
 	tcase_add_test(tc, test_duplicate_free);
+	tcase_add_test(tc, test_take);
 	tcase_add_test(tc, test_stale_id);
 	tcase_add_test(tc, test_out_of_range);
 	tcase_add_test(tc, test_id_zero);

@@ -39,6 +39,10 @@ NC2_API int nc2_bufid_lookup(const nc2_bufid *t, uint32_t id, uint32_t *index);
  * out of range, not in flight, or stale. */
 NC2_API int nc2_bufid_free(nc2_bufid *t, uint32_t id);
 
+/** nc2_bufid_free() that also gives the freed id's slot index (may be NULL):
+ * a peer's id checked once when it is consumed as it is looked up. */
+NC2_API int nc2_bufid_take(nc2_bufid *t, uint32_t id, uint32_t *index);
+
 /** Slot index of an id (no checking). */
 static inline uint32_t nc2_bufid_index(uint32_t id)
 {
