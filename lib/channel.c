@@ -1682,6 +1682,13 @@ static inline void batch_open(nc2_channel *ch, uint8_t type, uint8_t *slot, uint
 	ch->batch_room = 0; /* asked at the first append */
 }
 
+/* Give back the last entry batch_entry() took, unwritten. */
+static inline void batch_unentry(nc2_channel *ch, uint32_t esz)
+{
+	ch->batch_size -= esz;
+	ch->batch_count--;
+}
+
 /* Append inline frame \p e (\p esz octets) to an open SMALL_PACKETS.
  * \return 1, or 0 when a new message must be opened. */
 static inline int small_append(nc2_channel *ch, const nc2_small *e, uint32_t esz)
@@ -1858,6 +1865,16 @@ static uint32_t pop_posted(nc2_channel *ch, struct be_queue *q)
 	return e;
 }
 
+/* The \p n posted buffers first..last (linked, popped) went out: their
+ * entries are free again. */
+static inline void posted_used(nc2_channel *ch, uint32_t first, uint32_t last, uint32_t n)
+{
+	ch->posted[last].next = ch->posted_free;
+	ch->posted_free = first;
+	ch->posted_count -= n;
+	ch->st.tx_pre_posted++;
+}
+
 /* Grant copies batched per call: enough for a 9000 B frame in 2 KiB
  * buffers; a larger frame takes more calls. */
 #define POSTED_COPY_BATCH 8u
@@ -1965,18 +1982,13 @@ static NC2_INLINE int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc
 		ch->ret_tail = last;
 		ch->posted[last].next = NONE;
 		ch->st.drop_copy_failed++;
-		if (ent != NULL) { /* the entry taken is not written: give it back */
-			ch->batch_size -= NC2_POSTED_ENT_SIZE;
-			ch->batch_count--;
-		} else {
+		if (ent != NULL) /* the entry taken is not written: give it back */
+			batch_unentry(ch, NC2_POSTED_ENT_SIZE);
+		else
 			abandon(ch, slot, size);
-		}
 		return 2;
 	}
-	ch->posted[last].next = ch->posted_free;
-	ch->posted_free = first;
-	ch->posted_count -= n;
-	ch->st.tx_pre_posted++;
+	posted_used(ch, first, last, n);
 	if (entry) {
 		const nc2_posted e = {
 		    .buf_id = frags[0].ref, .len = (uint16_t)pkt->len, .flags = p->flags};
@@ -1995,6 +2007,51 @@ static NC2_INLINE int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc
 	nc2_packet_encode(slot, size, p, frags, NULL);
 	nc2_ring_commit(&ch->tx);
 	return NC2_OK;
+}
+
+/* Backend: the frame goes by deferred copy (receiver_copy), if the frontend
+ * takes that; needs end_access: see nc2_channel_tick(). */
+static inline int defers(const nc2_channel *ch, const nc2_pkt *pkt)
+{
+	return !is_fe(ch) && (pkt->tx_flags & NC2_PKT_GRANTABLE) &&
+	       (ch->features & NC2_FEATURE_DEFERRED_COPY) && ch->cfg.deferred_timeout &&
+	       ch->peer_max_packets && nc2_tp_has_end_access(ch->t);
+}
+
+/* Backend, most frames of a burst of large ones: \p pkt (no offload, longer
+ * than an inline frame) into the head buffer of the only queue, through its
+ * cached mapping, as one more entry of the POSTED_PACKETS open on the ring.
+ * The outcome send_posted() would reach, without its general steps.
+ * \return 1 if sent, 0 for the general path. */
+static NC2_INLINE int posted_append(nc2_channel *ch, const nc2_pkt *pkt)
+{
+	if (ch->batch_type != NC2_MSG_POSTED_PACKETS || !ch->steer_one || defers(ch, pkt))
+		return 0;
+	uint32_t qi = ch->steer_one - 1u;
+	struct be_queue *q = &ch->bq[qi];
+	if (q->count == 0)
+		return 0;
+	uint32_t e = q->head;
+	const struct posted *pe = &ch->posted[e];
+	if (pe->len < pkt->len || !(pe->flags & NC2_POST_FLAG_STICKY) || ch->gcache == NULL)
+		return 0;
+	uint8_t *ent = batch_entry(ch, NC2_MSG_POSTED_PACKETS, NC2_POSTED_ENT_SIZE);
+	if (ent == NULL)
+		return 0;
+	int rc = nc2_gcache_copy(ch->gcache, pe->gref, NC2_GCACHE_NOEVICT, pe->off,
+				 (void *)(uintptr_t)pkt->data, pkt->len, 1);
+	if (rc < 0) {
+		/* send_posted() meets the same error and knows what it means. */
+		batch_unentry(ch, NC2_POSTED_ENT_SIZE);
+		return 0;
+	}
+	const nc2_posted en = {
+	    .buf_id = pe->buf_id, .len = (uint16_t)pkt->len, .flags = (uint8_t)pkt->flags};
+	posted_entry_put(ent, &en);
+	pop_posted(ch, q);
+	posted_used(ch, e, e, 1);
+	queue_level(ch, qi);
+	return 1;
 }
 
 /* A packet went out. The peer holds nothing of an inline or pre_posted one
@@ -2018,19 +2075,25 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 	 * SMALL_PACKETS already open (so connected, SMALL_BATCH on, settings
 	 * sent). The room check is the general path's; anything else takes
 	 * that. */
+	int rc;
 	if (ch->batch != NULL && ch->state == NC2_CH_CONNECTED &&
-	    pkt->len >= NC2_MIN_PACKET_BYTES && pkt->len <= ch->cfg.small_max &&
+	    pkt->len >= NC2_MIN_PACKET_BYTES && pkt->len <= NC2_MAX_PACKET_BYTES &&
 	    ((pkt->flags & ~(uint32_t)NC2_PACKET_FLAG_data_validated) | pkt->seg_type | pkt->mss |
-	     pkt->csum_start | pkt->csum_offset) == 0 &&
-	    cq_room(ch)) {
-		const nc2_small e = {
-		    .len = (uint16_t)pkt->len, .flags = (uint8_t)pkt->flags, .data = pkt->data};
-		if (small_append(ch, &e, NC2_SMALL_ENT_SIZE(pkt->len))) {
+	     pkt->csum_start | pkt->csum_offset) == 0) {
+		if (pkt->len <= ch->cfg.small_max) {
+			const nc2_small e = {.len = (uint16_t)pkt->len,
+					     .flags = (uint8_t)pkt->flags,
+					     .data = pkt->data};
+			rc = cq_room(ch) && small_append(ch, &e, NC2_SMALL_ENT_SIZE(pkt->len));
+		} else {
+			rc = posted_append(ch, pkt);
+		}
+		if (rc) {
 			tx_counted(ch, pkt, 1);
 			return NC2_OK;
 		}
 	}
-	int rc = check_usable(ch);
+	rc = check_usable(ch);
 	if (rc < 0)
 		return rc;
 	/* Until the peer's settings arrive there is nothing to send against. */
@@ -2052,10 +2115,6 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 	if (!cq_room(ch))
 		return NC2_ERR_AGAIN;
 
-	/* Deferring needs end_access: see nc2_channel_tick(). */
-	int defer = !is_fe(ch) && (pkt->tx_flags & NC2_PKT_GRANTABLE) &&
-		    (ch->features & NC2_FEATURE_DEFERRED_COPY) && ch->cfg.deferred_timeout &&
-		    nc2_tp_has_end_access(ch->t);
 	/* Inline only if the PACKET fits the ring (M = size / 2 for small rings). */
 	uint32_t small = packet_msg_size(0, pkt->len);
 	if (pkt->len <= ch->cfg.small_max && small <= ch->tx.max_msg)
@@ -2064,7 +2123,7 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 		rc = send_granted(ch, pkt, &p);
 	else {
 		/* Deferred copy when the frontend takes it, else its buffers. */
-		rc = defer && ch->peer_max_packets ? send_granted(ch, pkt, &p) : NC2_ERR_LIMIT;
+		rc = defers(ch, pkt) ? send_granted(ch, pkt, &p) : NC2_ERR_LIMIT;
 		if (rc == NC2_ERR_LIMIT)
 			rc = send_posted(ch, pkt, &p);
 	}
