@@ -1029,8 +1029,6 @@ static int pull_granted(nc2_channel *ch, const nc2_msg *m, uint8_t *dst)
 						 dst + at, f.size, 0);
 			if (rc < 0)
 				bad = 1;
-			else if (rc == 1)
-				ack_due(ch, f.ref);
 		} else {
 			nc2_copy_op *o = &ops[nops++];
 			o->src.local = NULL;
@@ -1941,8 +1939,6 @@ static NC2_INLINE int send_posted(nc2_channel *ch, const nc2_pkt *pkt, struct nc
 					     (void *)(uintptr_t)src, len, 1);
 			if (rc == NC2_ERR_PEER_GRANT)
 				return fail(ch, rc);
-			if (rc == 1)
-				ack_due(ch, pe->gref);
 			if (rc >= 0)
 				continue;
 			if (rc != NC2_ERR_AGAIN) {

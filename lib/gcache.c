@@ -495,7 +495,10 @@ NC2_SLOWPATH static int copy_pinned(nc2_gcache *c, uint32_t gref, uint32_t flags
 	if (rc < 0)
 		return rc;
 	page_copy(page, off, local, len, to_page);
-	return nc2_gcache_put(c, gref);
+	/* get refused an entry with an UNGRANT pending and nothing runs in
+	 * between to mark one, so put never completes an un-grant here. */
+	rc = nc2_gcache_put(c, gref);
+	return rc < 0 ? rc : 0;
 }
 
 int nc2_gcache_copy(nc2_gcache *c, uint32_t gref, uint32_t flags, uint32_t off, void *local,

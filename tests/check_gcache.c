@@ -638,7 +638,14 @@ START_TEST(test_ungrant_pinned)
 	fx_open(&x, 4, 8);
 	get_ok(&x, 5, 0);
 	get_ok(&x, 5, 0);
+	/* A copy through a pinned entry leaves the pins as they were. */
+	uint64_t v = 0;
+	ck_assert_int_eq(nc2_gcache_copy(x.c, 5, 0, 0, &v, sizeof(v), 0), 0);
+	ck_assert_uint_eq(stats(&x).pinned, 1);
 	ck_assert_int_eq(nc2_gcache_ungrant(x.c, 5), 0);
+	/* After the UNGRANT a copy is refused like a get, so it never
+	 * completes the un-grant (its contract: 0 or an error). */
+	ck_assert_int_eq(nc2_gcache_copy(x.c, 5, 0, 0, &v, sizeof(v), 1), NC2_ERR_PEER_GRANT);
 	ck_assert_int_eq(nc2_gcache_ungrant(x.c, 5), 0); /* repeated: still deferred */
 	ck_assert(fake_is_live(x.f, 5));
 	ck_assert_uint_eq(stats(&x).ungrants, 0);

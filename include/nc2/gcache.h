@@ -69,8 +69,8 @@ NC2_API int nc2_gcache_get(nc2_gcache *c, uint32_t gref, uint32_t flags, void **
  * (to_page: into the page), through the cache: get, copy, put in one call,
  * with a single lookup when the entry is cached and idle. flags as for get
  * (NC2_GNT_READONLY, NC2_GCACHE_NOEVICT).
- * \return 0, 1 (the put completed a deferred un-grant: send UNGRANT_ACK), or
- *  an error from get (NC2_ERR_AGAIN with NOEVICT: nothing copied).
+ * \return 0, or an error from get (NC2_ERR_AGAIN with NOEVICT: nothing
+ *  copied; NC2_ERR_PEER_GRANT for a grant used after its UNGRANT).
  */
 NC2_API int nc2_gcache_copy(nc2_gcache *c, uint32_t gref, uint32_t flags, uint32_t off, void *local,
 			    uint32_t len, int to_page);
