@@ -55,7 +55,7 @@ struct rxb { /* frontend: one RX buffer */
 };
 
 struct fe_queue {
-	uint32_t head, tail; /* unposted FIFO */
+	uint32_t head, tail, count; /* unposted FIFO */
 	uint8_t created;
 };
 
@@ -519,6 +519,7 @@ static void requeue_rxb(nc2_channel *ch, uint32_t b)
 	else
 		ch->rxbs[fq->tail].next = b;
 	fq->tail = b;
+	fq->count++;
 }
 
 static void carve_frontend(nc2_channel *ch)
@@ -538,6 +539,7 @@ static void carve_frontend(nc2_channel *ch)
 	for (uint32_t q = 0; q < c->nr_rxq; q++) {
 		uint32_t per = NC2_PAGE_SIZE / c->rxq[q].buf_size;
 		ch->fq[q].head = ch->fq[q].tail = NONE;
+		ch->fq[q].count = 0;
 		for (uint32_t i = 0; i < c->rxq[q].nr_bufs; i++, b++) {
 			if (i % per == 0) {
 				ch->gpages[pg].addr = mem + (size_t)pg * NC2_PAGE_SIZE;
@@ -745,8 +747,6 @@ static int create_queues(nc2_channel *ch)
 /* Frontend: post unposted buffers of each queue in batches. */
 static int post_buffers(nc2_channel *ch)
 {
-	nc2_post_buf pb[POST_BATCH];
-
 	for (uint32_t q = 0; q < ch->nr_rxq; q++) {
 		struct fe_queue *fq = &ch->fq[q];
 		while (fq->head != NONE) {
@@ -754,7 +754,7 @@ static int post_buffers(nc2_channel *ch)
 			uint32_t max = ch->tx.max_msg < space ? ch->tx.max_msg : space;
 			if (max < NC2_POST_OFF_ENTRIES + NC2_POST_ENTRY_SIZE)
 				return NC2_ERR_AGAIN;
-			uint32_t n = (max - NC2_POST_OFF_ENTRIES) / NC2_POST_ENTRY_SIZE, k = 0;
+			uint32_t n = (max - NC2_POST_OFF_ENTRIES) / NC2_POST_ENTRY_SIZE;
 			uint32_t out = nc2_bufid_in_flight(ch->rxids);
 			if (out >= MAX_OUTSTANDING_POSTS)
 				return NC2_OK; /* PROTOCOL.md 7.2; the rest wait unposted */
@@ -762,34 +762,36 @@ static int post_buffers(nc2_channel *ch)
 				n = MAX_OUTSTANDING_POSTS - out;
 			if (n > POST_BATCH)
 				n = POST_BATCH;
-			for (uint32_t b = fq->head; b != NONE && k < n; b = ch->rxbs[b].next, k++) {
-				struct rxb *r = &ch->rxbs[b];
-				pb[k].gref = ch->gpages[r->gpage].gref;
-				pb[k].offset = r->off;
-				pb[k].length = r->len;
-				pb[k].flags =
-				    ch->gpages[r->gpage].sticky ? NC2_POST_FLAG_STICKY : 0;
-			}
+			uint32_t k = n < fq->count ? n : fq->count;
 			uint8_t *slot;
 			uint32_t size = NC2_POST_OFF_ENTRIES + k * NC2_POST_ENTRY_SIZE;
 			int rc = tx_reserve(ch, size, &slot);
 			if (rc < 0)
 				return rc;
-			/* Ids are taken only once the message is sure to go out. */
+			/* Written in place, no encoder's check: offsets and lengths
+			 * are carve_frontend()'s, within their pages. Ids are taken
+			 * only once the message is sure to go out. */
+			post_hdr_put(slot, size, (uint8_t)q, k);
 			uint32_t b = fq->head;
 			for (uint32_t i = 0; i < k; i++, b = ch->rxbs[b].next) {
-				if (nc2_bufid_alloc(ch->rxids, &pb[i].buf_id) < 0)
+				struct rxb *r = &ch->rxbs[b];
+				const struct gpage *g = &ch->gpages[r->gpage];
+				nc2_post_buf pb = {.gref = g->gref,
+						   .offset = r->off,
+						   .length = r->len,
+						   .flags = g->sticky ? NC2_POST_FLAG_STICKY : 0};
+				if (nc2_bufid_alloc(ch->rxids, &pb.buf_id) < 0)
 					return NC2_ERR_STATE; /* one id per buffer: cannot run out
 							       */
-				ch->rx_slot_buf[nc2_bufid_index(pb[i].buf_id)] = b;
-				ch->rxbs[b].state = RXB_POSTED;
+				ch->rx_slot_buf[nc2_bufid_index(pb.buf_id)] = b;
+				r->state = RXB_POSTED;
+				post_entry_put(
+				    slot + NC2_POST_OFF_ENTRIES + i * NC2_POST_ENTRY_SIZE, &pb);
 			}
 			fq->head = b;
+			fq->count -= k;
 			if (b == NONE)
 				fq->tail = NONE;
-			rc = nc2_post_encode(slot, size, (uint8_t)q, pb, k);
-			if (rc < 0)
-				return rc;
 			/* The backend says when it runs low (PROTOCOL.md 7.2). */
 			if (ch->features & NC2_FEATURE_LAZY_POSTS)
 				nc2_ring_commit_lazy(&ch->tx);

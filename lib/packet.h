@@ -136,6 +136,29 @@ static inline void posted_entry_get(const uint8_t *b, nc2_posted *e)
 	e->flags = b[NC2_POSTED_ENT_OFF_FLAGS];
 }
 
+/* Write a POST_BUFFERS header of \p n entries, \p size octets, at \p m.
+ * The encoder and the frontend's in-place posting. */
+static inline void post_hdr_put(uint8_t *m, uint32_t size, uint8_t queue, uint32_t n)
+{
+	m[NC2_HDR_OFF_TYPE] = NC2_MSG_POST_BUFFERS;
+	m[NC2_HDR_OFF_FLAGS] = 0;
+	nc2_put_le16(m + NC2_HDR_OFF_SIZE, (uint16_t)size);
+	m[NC2_POST_OFF_QUEUE] = queue;
+	m[NC2_POST_OFF_RSVD] = 0;
+	nc2_put_le16(m + NC2_POST_OFF_COUNT, (uint16_t)n);
+}
+
+/* Write one POST_BUFFERS entry at \p e. The encoder and the frontend. */
+static inline void post_entry_put(uint8_t *e, const nc2_post_buf *b)
+{
+	nc2_put_le32(e + NC2_POST_ENTRY_OFF_BUF_ID, b->buf_id);
+	nc2_put_le32(e + NC2_POST_ENTRY_OFF_GREF, b->gref);
+	nc2_put_le16(e + NC2_POST_ENTRY_OFF_OFFSET, b->offset);
+	nc2_put_le16(e + NC2_POST_ENTRY_OFF_LENGTH, b->length);
+	nc2_put_le16(e + NC2_POST_ENTRY_OFF_FLAGS, b->flags);
+	nc2_put_le16(e + NC2_POST_ENTRY_OFF_RSVD, 0);
+}
+
 /* Read POST_BUFFERS entry \p i of \p m (decoded, so in range) into \p b.
  * nc2_post_entry() and the backend's on_post(). */
 static inline void post_entry_get(const nc2_msg *m, uint32_t i, nc2_post_buf *b)

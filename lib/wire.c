@@ -491,19 +491,9 @@ int nc2_post_encode(uint8_t *buf, size_t cap, uint8_t queue, const nc2_post_buf 
 	for (uint32_t i = 0; i < n; i++)
 		if (post_buf_rules(bufs[i].offset, bufs[i].length, bufs[i].flags) != NC2_OK)
 			return NC2_ERR_INVALID_ARG;
-	put_hdr(buf, NC2_MSG_POST_BUFFERS, size);
-	buf[NC2_POST_OFF_QUEUE] = queue;
-	buf[NC2_POST_OFF_RSVD] = 0;
-	nc2_put_le16(buf + NC2_POST_OFF_COUNT, (uint16_t)n);
-	for (uint32_t i = 0; i < n; i++) {
-		uint8_t *e = buf + NC2_POST_OFF_ENTRIES + i * NC2_POST_ENTRY_SIZE;
-		nc2_put_le32(e + NC2_POST_ENTRY_OFF_BUF_ID, bufs[i].buf_id);
-		nc2_put_le32(e + NC2_POST_ENTRY_OFF_GREF, bufs[i].gref);
-		nc2_put_le16(e + NC2_POST_ENTRY_OFF_OFFSET, bufs[i].offset);
-		nc2_put_le16(e + NC2_POST_ENTRY_OFF_LENGTH, bufs[i].length);
-		nc2_put_le16(e + NC2_POST_ENTRY_OFF_FLAGS, bufs[i].flags);
-		nc2_put_le16(e + NC2_POST_ENTRY_OFF_RSVD, 0);
-	}
+	post_hdr_put(buf, size, queue, n);
+	for (uint32_t i = 0; i < n; i++)
+		post_entry_put(buf + NC2_POST_OFF_ENTRIES + i * NC2_POST_ENTRY_SIZE, &bufs[i]);
 	return (int)size;
 }
 
