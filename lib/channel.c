@@ -2069,10 +2069,10 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 
 	if (ch == NULL || pkt == NULL || pkt->data == NULL)
 		return NC2_ERR_INVALID_ARG;
-	/* Most frames of a burst of small ones: no offload, appended to the
-	 * SMALL_PACKETS already open (so connected, SMALL_BATCH on, settings
-	 * sent). The room check is the general path's; anything else takes
-	 * that. */
+	/* Most frames of a burst: no offload, appended to the batch already
+	 * open (so connected, its feature on, settings sent): an inline frame
+	 * to SMALL_PACKETS (the room check is the general path's), a backend's
+	 * larger one to POSTED_PACKETS. Anything else takes the general path. */
 	int rc;
 	if (ch->batch != NULL && ch->state == NC2_CH_CONNECTED &&
 	    pkt->len >= NC2_MIN_PACKET_BYTES && pkt->len <= NC2_MAX_PACKET_BYTES &&
