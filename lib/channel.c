@@ -16,6 +16,7 @@
 #include <nc2/version.h>
 
 #include "compiler.h"
+#include "ring_pf.h"
 #include "layout.h"
 #include "packet.h"
 #include "le.h"
@@ -1668,6 +1669,7 @@ static inline uint8_t *batch_entry(nc2_channel *ch, uint8_t type, uint32_t esz)
 	uint8_t *at = ch->batch + ch->batch_size;
 	ch->batch_size += esz;
 	ch->batch_count++;
+	ring_prefetch(&ch->tx, want);
 	return at;
 }
 

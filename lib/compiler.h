@@ -24,6 +24,17 @@
 #define NC2_INLINE inline
 #endif
 
+/* Ask for the cache line at \p p for writing (prefetchw where the target
+ * has it, -mprfchw; else a plain prefetch). A hint only. */
+static inline void nc2_prefetch_w(const void *p)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	__builtin_prefetch(p, 1, 3);
+#else
+	(void)p;
+#endif
+}
+
 /*
  * memcpy() that stays a call. When a bounds check lets GCC prove a length
  * small (<= one page), it expands memcpy inline as `rep movsq`, which for

@@ -33,6 +33,7 @@
 #include "barrier.h"
 #include "compiler.h"
 #include "le.h"
+#include "ring_pf.h"
 
 /* ---- shared index fields: u32 little-endian, 4-aligned -------------------- */
 
@@ -140,6 +141,7 @@ int nc2_ring_prod_init(nc2_ring_prod *r, uint8_t *ctrl, uint8_t *payload, uint32
 	r->prod_pvt = prod;
 	r->prod_pub = prod;
 	r->ev_base = prod;
+	r->pf = prod & ~(RING_PF_LINE - 1u); /* whole lines: see nc2_ring_prefetch_to() */
 	r->cons = cons;
 	return NC2_OK;
 }
@@ -232,6 +234,20 @@ NC2_SLOWPATH static int reserve_slow(nc2_ring_prod *r, uint32_t size, uint8_t **
 	return NC2_OK;
 }
 
+/* Only whole lines the consumer is known to be done with (below cons +
+ * size): asking for one it may still read would pull it away from it. */
+NC2_SLOWPATH void nc2_ring_prefetch_to(nc2_ring_prod *r, uint32_t end)
+{
+	uint32_t lim = (r->cons + r->size) & ~(RING_PF_LINE - 1u), pf = r->pf;
+	if ((int32_t)(end - lim) > 0)
+		end = lim;
+	if ((int32_t)(r->prod_pvt - pf) > 0)
+		pf = r->prod_pvt & ~(RING_PF_LINE - 1u); /* behind: start here */
+	for (; (int32_t)(end - pf) > 0; pf += RING_PF_LINE)
+		nc2_prefetch_w(r->payload + (pf & (r->size - 1u)));
+	r->pf = pf;
+}
+
 /*
  * An open reservation that was never committed is abandoned by the next
  * reserve (that is how a caller cancels one); a PAD already written for it
@@ -251,6 +267,7 @@ int nc2_ring_reserve(nc2_ring_prod *r, uint32_t size, uint8_t **slot)
 	if (size <= tail && size <= prod_free(r)) {
 		r->reserved = size;
 		*slot = r->payload + pos;
+		ring_prefetch(r, size);
 		return NC2_OK;
 	}
 	return reserve_slow(r, size, slot, pos, tail);

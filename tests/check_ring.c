@@ -22,6 +22,7 @@
 #include <nc2/ring.h>
 #include <nc2/wire.h>
 
+#include "ring_pf.h"
 #include "testutil.h"
 
 /* ---- rig: one ring direction in a malloc'd control block + payload ------ */
@@ -1396,6 +1397,34 @@ START_TEST(test_random_consumer)
 }
 END_TEST
 
+/* The producer asks for the lines it is about to write and RING_PF_AHEAD
+ * more, each once, only whole lines the consumer has released; a hint that
+ * changes nothing else (lib/ring_pf.h). */
+START_TEST(test_prefetch_window)
+{
+	struct rig g;
+	uint8_t *slot;
+	rig_open(&g, 12, 40);         /* mid-line start */
+	ck_assert_uint_eq(g.p.pf, 0); /* its line */
+	ck_assert_int_eq(produce(&g, 32, 0), NC2_OK);
+	/* From the line of prod (0), past 40 + 32 + AHEAD, then AHEAD more. */
+	uint32_t want = 40u + 32u + 2u * RING_PF_AHEAD;
+	ck_assert_uint_eq(g.p.pf, (want + RING_PF_LINE - 1u) & ~(RING_PF_LINE - 1u));
+	uint32_t pf = g.p.pf;
+	ck_assert_int_eq(produce(&g, 32, 1), NC2_OK); /* still RING_PF_AHEAD ahead */
+	ck_assert_uint_eq(g.p.pf, pf);
+	/* Up to the consumer: with nothing consumed the window stops at the
+	 * last whole line below cons + size. */
+	for (uint32_t i = 2; nc2_ring_reserve(&g.p, 64, &slot) == NC2_OK; i++) {
+		make_msg(slot, 64, i);
+		nc2_ring_commit(&g.p);
+		ck_assert_int_le((int32_t)(g.p.pf - (40u + g.size)), 0);
+	}
+	ck_assert_uint_eq(g.p.pf, (40u + g.size) & ~(RING_PF_LINE - 1u));
+	rig_close(&g);
+}
+END_TEST
+
 START_TEST(test_random_producer)
 {
 	tu_rng rng;
@@ -1430,8 +1459,11 @@ START_TEST(test_random_producer)
 					} else {
 						ck_assert_uint_eq(g.p.prod_pvt, pvt);
 					}
-					/* Never over what the consumer has not released. */
+					/* Never over what the consumer has not released,
+					 * nor asks for such a line. */
 					ck_assert_uint_le(g.p.prod_pvt + sz - g.p.cons, g.size);
+					ck_assert_int_le((int32_t)(g.p.pf - g.p.cons),
+							 (int32_t)g.size);
 					memset(slot, 0x11, sz);
 					tu_put16(slot + 2, (uint16_t)sz);
 					nc2_ring_commit(&g.p);
@@ -1767,6 +1799,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_hostile_cons_index);
 	tcase_add_test(tc, test_random_consumer);
 	tcase_add_test(tc, test_random_producer);
+	tcase_add_test(tc, test_prefetch_window);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("threads");

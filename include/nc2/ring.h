@@ -62,6 +62,7 @@ typedef struct nc2_ring_prod {
 	uint32_t reserved; /**< octets reserved, not yet committed (0 or msg) */
 	uint32_t ev_base;  /**< prod_pub at the last event test */
 	uint32_t eager;    /**< an eager message was committed since that test */
+	uint32_t pf;       /**< ring lines asked for up to here (as prod_pvt) */
 	int err;           /**< sticky peer error (0 while healthy) */
 } nc2_ring_prod;
 
