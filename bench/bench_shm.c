@@ -320,7 +320,7 @@ static void nc2_cfg(const struct ep *e, nc2_channel_config *cfg)
 	} else {
 		/* Map every RX buffer page, the header pool and tx_mem. */
 		cfg->gcache_entries = e->cfg->inflight * FE_RX_BUF / PAGE + 64 + tx_pages(e->cfg);
-		cfg->max_posted = e->cfg->inflight > 1024 ? e->cfg->inflight : 1024;
+		cfg->max_posted = MAX_POSTED; /* >= inflight, checked in main() */
 	}
 }
 

@@ -2033,6 +2033,7 @@ static NC2_INLINE int posted_append(nc2_channel *ch, const nc2_pkt *pkt)
 		return 0;
 	uint32_t e = q->head;
 	const struct posted *pe = &ch->posted[e];
+	/* The buffer's length (at most a page, PROTOCOL.md 5.6) bounds the frame. */
 	if (pe->len < pkt->len || !(pe->flags & NC2_POST_FLAG_STICKY) || ch->gcache == NULL)
 		return 0;
 	uint8_t *ent = batch_entry(ch, NC2_MSG_POSTED_PACKETS, NC2_POSTED_ENT_SIZE);
@@ -2077,7 +2078,7 @@ int nc2_channel_send(nc2_channel *ch, const nc2_pkt *pkt)
 	 * larger one to POSTED_PACKETS. Anything else takes the general path. */
 	int rc;
 	if (ch->batch != NULL && ch->state == NC2_CH_CONNECTED &&
-	    pkt->len >= NC2_MIN_PACKET_BYTES && pkt->len <= NC2_MAX_PACKET_BYTES &&
+	    pkt->len >= NC2_MIN_PACKET_BYTES &&
 	    ((pkt->flags & ~(uint32_t)NC2_PACKET_FLAG_data_validated) | pkt->seg_type | pkt->mss |
 	     pkt->csum_start | pkt->csum_offset) == 0) {
 		if (pkt->len <= ch->cfg.small_max) {
